@@ -1,0 +1,107 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Every function ships as its own thin executable whose sources live in `functions/<name>/`
+/// (wiring only); the fixture events and README beside `main.swift` are not sources.
+func function(_ name: String) -> Target {
+    .executableTarget(
+        name: name,
+        dependencies: ["ConnectorRuntime", "ConnectorFlows", "ConnectorConnections"],
+        path: "functions/\(name)",
+        exclude: ["README.md", "events"]
+    )
+}
+
+let package = Package(
+    name: "ml-connector",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "mlc", targets: ["mlc"]),
+        .executable(name: "webhook-receiver", targets: ["webhook-receiver"]),
+        .executable(name: "order-poster", targets: ["order-poster"]),
+        .executable(name: "catalog-push", targets: ["catalog-push"]),
+        .executable(name: "backfill-poll", targets: ["backfill-poll"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-http-types", exact: "1.8.0"),
+        .package(url: "https://github.com/vapor/sqlite-nio", exact: "1.13.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
+    ],
+    targets: [
+        // Typed ids, errors, clocks, JSON log lines, CloudEvents — no I/O.
+        .target(name: "ConnectorCore", dependencies: [
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        // The KeyValueStore protocol, leases over it, and the in-memory backend.
+        .target(name: "ConnectorStore", dependencies: ["ConnectorCore"]),
+        .target(name: "ConnectorStoreSQLite", dependencies: [
+            "ConnectorStore",
+            .product(name: "SQLiteNIO", package: "sqlite-nio"),
+        ]),
+        // Connection records: strict schema, defaults, sealed secrets.
+        .target(name: "ConnectorConnections", dependencies: [
+            "ConnectorCore", "ConnectorStore",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        // WooCommerce wire facts: webhook signature, delivery headers, store URL identity.
+        .target(name: "WooCommerceAPI", dependencies: [
+            "ConnectorCore",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        // Use cases over protocols: webhook intake today; posting, catalog and backfill later.
+        .target(name: "ConnectorFlows", dependencies: [
+            "ConnectorCore", "ConnectorStore", "ConnectorConnections", "WooCommerceAPI",
+        ]),
+        // Front doors: once and http (CloudEvents) adapters, mode selection, store from URL.
+        .target(name: "ConnectorRuntime", dependencies: [
+            "ConnectorCore", "ConnectorStore", "ConnectorStoreSQLite",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // `mlc demo`: the main job end to end on the embedded default.
+        .target(name: "ConnectorDemo", dependencies: [
+            "ConnectorRuntime", "ConnectorFlows", "ConnectorConnections", "ConnectorStore", "ConnectorSamples", "WooCommerceAPI",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ]),
+        .executableTarget(name: "mlc", dependencies: [
+            "ConnectorRuntime", "ConnectorFlows", "ConnectorConnections", "ConnectorStore", "ConnectorDemo",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        function("webhook-receiver"),
+        function("order-poster"),
+        function("catalog-push"),
+        function("backfill-poll"),
+        // Real captures (WooCommerce 10.0.2 deliveries) shipped as resources: the demo replays
+        // them, the tests check against them.
+        .target(name: "ConnectorSamples", resources: [.copy("Captures")]),
+        // Test doubles and helpers shared by the test targets.
+        .target(
+            name: "ConnectorTestSupport",
+            dependencies: ["ConnectorCore", "ConnectorStore", "ConnectorStoreSQLite", "ConnectorConnections", "ConnectorSamples"]
+        ),
+        .testTarget(name: "ConnectorStoreTests", dependencies: [
+            "ConnectorStore", "ConnectorStoreSQLite", "ConnectorTestSupport",
+        ]),
+        .testTarget(name: "ConnectorConnectionsTests", dependencies: [
+            "ConnectorConnections", "ConnectorTestSupport",
+        ]),
+        .testTarget(name: "ConnectorRuntimeTests", dependencies: [
+            "ConnectorRuntime", "ConnectorTestSupport",
+        ]),
+        .testTarget(name: "WebhookReceiverTests", dependencies: [
+            "ConnectorFlows", "ConnectorRuntime", "WooCommerceAPI", "ConnectorTestSupport",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,76 @@
+import ConnectorCore
+import ConnectorStore
+import Foundation
+import Logging
+
+/// One alert record per (connection, reason): the first occurrence in a window is announced,
+/// later ones in the same window only raise the count (SPEC §10).
+public struct AlertRecord: Codable, Sendable, Equatable {
+    public var connection: String
+    public var reason: String
+    public var detail: String
+    public var windowStart: Date
+    public var lastAt: Date
+    /// Occurrences in the current window.
+    public var count: Int
+    /// Occurrences ever.
+    public var total: Int
+}
+
+/// Raises alerts: an error-level log line with `alert=true`, a record in the store, deduplicated
+/// per connection and reason per window. (The alert webhook and metric come with the operations
+/// issues; they read the same records.)
+public struct AlertCenter: Sendable {
+    let store: any KeyValueStore
+    let clock: any WallClock
+
+    public init(store: any KeyValueStore, clock: any WallClock) {
+        self.store = store
+        self.clock = clock
+    }
+
+    /// Records one occurrence; returns true when it opened a new window (was announced).
+    @discardableResult
+    public func raise(connection: String, reason: String, detail: String, window: Duration, logger: Logger) async -> Bool {
+        let key = Keyspace.alert(connection, reason: reason)
+        let now = clock.now()
+        for _ in 0..<5 {
+            do {
+                if let (current, version) = try await store.getJSON(AlertRecord.self, key),
+                   now < current.windowStart.addingTimeInterval(Double(window.components.seconds)) {
+                    var next = current
+                    next.count += 1
+                    next.total += 1
+                    next.lastAt = now
+                    next.detail = detail
+                    if case .swapped = try await store.compareAndSwapJSON(key, expectedVersion: version, next) { return false }
+                    continue
+                }
+                let previousTotal = try await store.getJSON(AlertRecord.self, key)
+                let record = AlertRecord(connection: connection, reason: reason, detail: detail, windowStart: now, lastAt: now, count: 1, total: (previousTotal?.value.total ?? 0) + 1)
+                let wrote: Bool
+                if let previous = previousTotal {
+                    wrote = try await store.compareAndSwapJSON(key, expectedVersion: previous.version, record).swapped
+                } else {
+                    wrote = try await store.insertJSONIfAbsent(key, record).inserted
+                }
+                if wrote {
+                    logger.error("alert", metadata: ["alert": .stringConvertible(true), "connection": "\(connection)", "alert.reason": "\(reason)", "alert.detail": "\(detail)"])
+                    return true
+                }
+            } catch {
+                // The store is what failed: the log line is the only record left.
+                logger.error("alert", metadata: ["alert": .stringConvertible(true), "connection": "\(connection)", "alert.reason": "\(reason)", "alert.detail": "\(detail)", "store.error": "\(error)"])
+                return true
+            }
+        }
+        return false
+    }
+
+    /// The alert records of `connection`.
+    public func list(connection: String) async throws -> [AlertRecord] {
+        try await store.listAll(prefix: Keyspace.alerts(connection)).compactMap {
+            try? StoreJSON.decoder.decode(AlertRecord.self, from: Data($0.value))
+        }
+    }
+}

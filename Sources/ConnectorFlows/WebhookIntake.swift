@@ -1,0 +1,251 @@
+import ConnectorConnections
+import ConnectorCore
+import ConnectorStore
+import Foundation
+import Logging
+import WooCommerceAPI
+
+/// Settings of the front door, from `MLC_*` variables.
+public struct IntakeSettings: Sendable {
+    /// Bodies above this are recorded as unusable (still verified, still answered 200).
+    public var maxBodyBytes: Int
+    /// How long delivery, pending and audit records are kept (they hold personal data).
+    public var retention: Duration
+    /// Window of alert deduplication when a connection cannot be read.
+    public var alertWindow: Duration
+
+    public init(maxBodyBytes: Int = 2 * 1024 * 1024, retention: Duration = .seconds(30 * 86_400), alertWindow: Duration = .seconds(3600)) {
+        self.maxBodyBytes = maxBodyBytes
+        self.retention = retention
+        self.alertWindow = alertWindow
+    }
+}
+
+/// The record kept for every distinct signed delivery — the delivery's place in the audit
+/// trail (received, verified, what it was, whether it was handed on).
+public struct DeliveryRecord: Codable, Sendable, Equatable {
+    public enum State: String, Codable, Sendable {
+        /// Pending work was written for the order or customer it names.
+        case handedOff
+        /// Kept for the trail only (trash notices, product and coupon topics).
+        case recorded
+        /// Signed, but nothing could be read from it; alerted, the poll recovers.
+        case unusable
+    }
+
+    public var connection: String
+    public var topic: String
+    public var resourceID: String
+    public var webhookID: String?
+    public var deliveryID: String?
+    public var receivedAt: Date
+    public var bodySHA256: String
+    public var bodyBytes: Int
+    public var state: State
+    public var reason: String?
+    /// The raw body when it is usable text within the size limit (for replay); nil otherwise.
+    public var body: String?
+}
+
+/// Work handed from one function to another (SPEC §4), written before the sender is answered.
+public struct PendingWork: Codable, Sendable, Equatable {
+    public var connection: String
+    /// `order` or `customer`.
+    public var kind: String
+    public var resourceID: String
+    public var firstSeenAt: Date
+    /// The delivery (or poll) that handed it on first.
+    public var origin: String
+}
+
+/// SPEC §9: verifies, deduplicates and records WooCommerce deliveries, hands work on durably,
+/// and answers so WooCommerce never disables the webhook over something it cannot fix.
+public struct WebhookIntake: Sendable {
+    let store: any KeyValueStore
+    let connections: any ConnectionSource
+    let clock: any WallClock
+    let settings: IntakeSettings
+    let wakeUp: (any WakeUpSender)?
+    let alerts: AlertCenter
+    let audit: AuditTrail
+
+    public init(store: any KeyValueStore, connections: any ConnectionSource, clock: any WallClock = SystemWallClock(),
+                settings: IntakeSettings = IntakeSettings(), wakeUp: (any WakeUpSender)? = nil) {
+        self.store = store
+        self.connections = connections
+        self.clock = clock
+        self.settings = settings
+        self.wakeUp = wakeUp
+        self.alerts = AlertCenter(store: store, clock: clock)
+        self.audit = AuditTrail(store: store, clock: clock, retention: settings.retention)
+    }
+
+    /// Handles `POST /webhooks/woocommerce/{connectionID}`.
+    public func receive(connectionID: String, request: HTTPRequestEnvelope, logger baseLogger: Logger) async -> Outcome {
+        var logger = baseLogger
+        guard ConnectionID.isValid(connectionID) else {
+            logger.notice("webhook.rejected", metadata: ["reason": "unknown connection"])
+            return .reject(404, "unknown connection")
+        }
+        logger[metadataKey: "connection"] = "\(connectionID)"
+
+        let connection: Connection
+        do {
+            guard let found = try await connections.connection(connectionID) else {
+                logger.notice("webhook.rejected", metadata: ["reason": "unknown connection"])
+                return .reject(404, "unknown connection")
+            }
+            connection = found
+        } catch let error as ConnectorError {
+            // Without the secret nothing can be verified: ask WooCommerce to count a failure
+            // rather than accept unverified input, and make sure a person hears about it.
+            await alerts.raise(connection: connectionID, reason: "connection-unreadable", detail: error.description, window: settings.alertWindow, logger: logger)
+            return .retry("connection cannot be read: \(error.label)")
+        } catch {
+            logger.error("webhook.connection_unreadable", metadata: ["error": "\(error)"])
+            return .retry("connection cannot be read")
+        }
+
+        let wc = WebhookHeaders(headers: request.headers)
+        if wc.isEmpty, let webhookID = WebhookPing.webhookID(in: request.body) {
+            logger.info("webhook.ping", metadata: ["webhook.id": "\(webhookID)"])
+            return .done(200, json: "{\"ping\":\(webhookID)}", reason: "ping")
+        }
+        logger[metadataKey: "webhook.id"] = wc.webhookID.map { "\(Self.bounded($0))" }
+        logger[metadataKey: "webhook.topic"] = wc.topic.map { "\(Self.bounded($0))" }
+        logger[metadataKey: "webhook.delivery_id"] = wc.deliveryID.map { "\(Self.bounded($0))" }
+
+        guard let signature = wc.signature, !signature.isEmpty else {
+            await auditRejection(connection: connectionID, event: "rejected.unsigned", headers: wc, logger: logger)
+            return .reject(401, "missing signature")
+        }
+        guard WebhookSignature.isValid(signature, body: request.body, secret: connection.woocommerce.webhookSecret.reveal()) else {
+            await auditRejection(connection: connectionID, event: "rejected.signature", headers: wc, logger: logger)
+            return .reject(401, "invalid signature")
+        }
+        guard let source = wc.source, StoreURL.sameStore(source, connection.woocommerce.baseURL) else {
+            await auditRejection(connection: connectionID, event: "rejected.source", headers: wc, logger: logger)
+            return .reject(403, "source does not match the connection's store")
+        }
+
+        // From here on the delivery is genuine: whatever happens, WooCommerce gets a 200.
+        let topic = Self.bounded(wc.topic ?? "unknown")
+        let bodyHash = Digests.sha256Hex(request.body)
+        let oversized = request.body.count > settings.maxBodyBytes
+        let kind: DeliveryBody = oversized ? .unusable(reason: "body of \(request.body.count) bytes is over the \(settings.maxBodyBytes)-byte limit") : DeliveryBody.classify(request.body)
+
+        var record = DeliveryRecord(
+            connection: connectionID, topic: topic, resourceID: "unknown", webhookID: wc.webhookID.map(Self.bounded),
+            deliveryID: wc.deliveryID.map(Self.bounded), receivedAt: clock.now(), bodySHA256: bodyHash, bodyBytes: request.body.count,
+            state: .recorded, reason: nil, body: nil)
+        var handOff: (kind: String, id: String)?
+        switch kind {
+        case .resource(let id):
+            record.resourceID = String(id)
+            record.body = String(validating: request.body, as: UTF8.self)
+            if topic.hasPrefix("order.") && topic != "order.deleted" {
+                handOff = ("order", String(id))
+            } else if topic == "customer.updated" || topic == "customer.created" {
+                handOff = ("customer", String(id))
+            }
+        case .deleted(let id):
+            record.resourceID = String(id)
+            record.body = String(validating: request.body, as: UTF8.self)
+            record.reason = "trash notice: recorded, never posted"
+        case .restError(let code):
+            record.state = .unusable
+            record.reason = "WooCommerce sent a REST error instead of the resource: \(code)"
+        case .unusable(let reason):
+            record.state = .unusable
+            record.reason = reason
+        }
+        logger[metadataKey: "resource.id"] = "\(record.resourceID)"
+
+        let key = Keyspace.delivery(connectionID, topic: topic, resourceID: record.resourceID, bodySHA256: bodyHash)
+        do {
+            if try await store.get(key) != nil {
+                logger.info("webhook.duplicate")
+                return .done(200, json: "{\"status\":\"duplicate\"}", reason: "duplicate")
+            }
+            var newWork = false
+            if let handOff {
+                record.state = .handedOff
+                let work = PendingWork(connection: connectionID, kind: handOff.kind, resourceID: handOff.id, firstSeenAt: record.receivedAt, origin: key)
+                newWork = try await store.insertJSONIfAbsent(Keyspace.pending(connectionID, kind: handOff.kind, resourceID: handOff.id), work, ttl: settings.retention).inserted
+            }
+            // Written after the hand-off: a crash in between leaves no record, so a repeat of
+            // this delivery hands it off again instead of being taken for a duplicate.
+            if case .exists = try await store.insertJSONIfAbsent(key, record, ttl: settings.retention) {
+                logger.info("webhook.duplicate")
+                return .done(200, json: "{\"status\":\"duplicate\"}", reason: "duplicate")
+            }
+            if record.state == .unusable {
+                await alerts.raise(connection: connectionID, reason: "unusable-delivery", detail: "\(topic) delivery from webhook \(record.webhookID ?? "?"): \(record.reason ?? "")", window: settings.alertWindow, logger: logger)
+            }
+            logger.info("webhook.accepted", metadata: ["state": "\(record.state.rawValue)", "body.bytes": "\(record.bodyBytes)"])
+            if newWork, let handOff, let wakeUp {
+                await wakeUp.send(Self.wakeUpEvent(connection: connectionID, kind: handOff.kind, id: handOff.id, dedupe: bodyHash), logger: logger)
+            }
+            return .done(200, json: "{\"status\":\"\(record.state.rawValue)\"}", reason: record.state.rawValue)
+        } catch {
+            // Never a non-2xx for a genuine delivery: WooCommerce would not retry it anyway and
+            // would move toward disabling the webhook. The poll picks the order up.
+            await alerts.raise(connection: connectionID, reason: "store-write-failed", detail: "\(topic) delivery for resource \(record.resourceID) not recorded: \(error)", window: settings.alertWindow, logger: logger)
+            return .done(200, json: "{\"status\":\"unrecorded\"}", reason: "store write failed")
+        }
+    }
+
+    private func auditRejection(connection: String, event: String, headers: WebhookHeaders, logger: Logger) async {
+        logger.warning("webhook.rejected", metadata: ["reason": "\(event)"])
+        var detail: [String: String] = [:]
+        detail["topic"] = headers.topic.map(Self.bounded)
+        detail["webhookID"] = headers.webhookID.map(Self.bounded)
+        detail["deliveryID"] = headers.deliveryID.map(Self.bounded)
+        detail["source"] = headers.source.map(Self.bounded)
+        do {
+            try await audit.append(connection: connection, subject: "webhook", event: event, detail: detail)
+        } catch {
+            logger.error("audit.write_failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// The CloudEvent that wakes the consumer (`com.mlconnector.order.changed`, …).
+    static func wakeUpEvent(connection: String, kind: String, id: String, dedupe: String) -> CloudEvent {
+        let data = kind == "order"
+            ? "{\"connection\":\(JSONText.quoted(connection)),\"orderId\":\(id)}"
+            : "{\"connection\":\(JSONText.quoted(connection)),\"customerId\":\(id)}"
+        return CloudEvent(id: "\(connection)-\(kind)-\(id)-\(dedupe.prefix(16))", source: "/ml-connector/webhook-receiver/\(connection)",
+                          type: "com.mlconnector.\(kind).changed", data: Array(data.utf8))
+    }
+
+    /// Header values go into logs and keys only cut to a sane length and printable ASCII.
+    static func bounded(_ value: String) -> String {
+        String(String(value.unicodeScalars.filter { $0.value >= 0x20 && $0.value < 0x7F }).prefix(100))
+    }
+}
+
+/// Where the intake finds a connection with its secrets opened.
+public protocol ConnectionSource: Sendable {
+    /// nil when no connection has that id.
+    func connection(_ id: String) async throws -> Connection?
+}
+
+/// Connections read from the store and opened with the master key on each call (the store
+/// is the only state; a rotated secret is seen by the very next delivery).
+public struct StoredConnections: ConnectionSource {
+    let repository: ConnectionRepository
+    let key: MasterKey
+
+    public init(repository: ConnectionRepository, key: MasterKey) {
+        self.repository = repository
+        self.key = key
+    }
+
+    public func connection(_ id: String) async throws -> Connection? {
+        do {
+            return try await repository.load(id, key: key)
+        } catch let error as ConnectorError where error == .notFound {
+            return nil
+        }
+    }
+}

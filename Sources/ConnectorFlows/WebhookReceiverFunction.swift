@@ -1,0 +1,59 @@
+import ConnectorConnections
+import ConnectorCore
+import ConnectorStore
+import Foundation
+
+/// The `webhook-receiver` function: routes requests to the WooCommerce intake. (F&O business
+/// events at `/events/dynamics/{connection}` arrive with the backfill issue.)
+public struct WebhookReceiverFunction: FunctionHandler {
+    let intake: WebhookIntake
+
+    public init(intake: WebhookIntake) {
+        self.intake = intake
+    }
+
+    public func handle(request: HTTPRequestEnvelope, context: InvocationContext) async -> Outcome {
+        let parts = request.path.split(separator: "/", omittingEmptySubsequences: false)
+        // "", "webhooks", "woocommerce", "{connection}"
+        if parts.count == 4, parts[1] == "webhooks", parts[2] == "woocommerce" {
+            guard request.method == "POST" else { return .reject(405, "use POST") }
+            let connection = String(parts[3]).removingPercentEncoding ?? String(parts[3])
+            return await intake.receive(connectionID: connection, request: request, logger: context.logger)
+        }
+        return .reject(404, "no such endpoint; WooCommerce deliveries go to POST /webhooks/woocommerce/{connection}")
+    }
+
+    public func handle(event: CloudEvent, context: InvocationContext) async -> Outcome {
+        context.logger.notice("event.unhandled", metadata: ["event.type": "\(WebhookIntake.bounded(event.type))"])
+        return .reject(400, "webhook-receiver takes HTTP deliveries, not \(WebhookIntake.bounded(event.type)) events")
+    }
+}
+
+/// The function for a flow that a later issue builds: it answers every input with a clear
+/// rejection instead of pretending to work.
+public struct NotYetAvailableFunction: FunctionHandler {
+    let name: String
+    let issue: String
+
+    public init(name: String, issue: String) {
+        self.name = name
+        self.issue = issue
+    }
+
+    public func handle(request: HTTPRequestEnvelope, context: InvocationContext) async -> Outcome {
+        context.logger.warning("function.not_available")
+        return .reject(501, "\(name) is not in this build yet (\(issue)); pending work stays in the store until it is")
+    }
+
+    public func handle(event: CloudEvent, context: InvocationContext) async -> Outcome {
+        await handle(request: HTTPRequestEnvelope(method: "POST", path: "/", headers: [:], body: []), context: context)
+    }
+}
+
+extension WebhookReceiverFunction {
+    /// The receiver over `store`, opening connections with `masterKey`.
+    public init(store: any KeyValueStore, masterKey: MasterKey, settings: IntakeSettings, clock: any WallClock = SystemWallClock(), wakeUp: (any WakeUpSender)? = nil) {
+        let connections = StoredConnections(repository: ConnectionRepository(store: store, clock: clock), key: masterKey)
+        self.init(intake: WebhookIntake(store: store, connections: connections, clock: clock, settings: settings, wakeUp: wakeUp))
+    }
+}

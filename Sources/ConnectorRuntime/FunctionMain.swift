@@ -1,0 +1,104 @@
+import ConnectorCore
+import ConnectorStore
+import Foundation
+import Logging
+
+/// What a function's wiring gets to build its handler from.
+public struct FunctionEnvironment: Sendable {
+    public var name: String
+    public var settings: RuntimeSettings
+    public var environment: [String: String]
+    public var store: any KeyValueStore
+    public var clock: any WallClock
+    public var logger: Logger
+    /// The wake-up sender when `K_SINK` is bound.
+    public var wakeUp: (any WakeUpSender)?
+}
+
+/// The `main` of every function binary: pick the mode, build the handler, run it, exit.
+public enum FunctionMain {
+    /// Exit code for a start-up configuration error (BSD `EX_CONFIG`), distinct from the
+    /// event outcomes 0 / 75 / 65.
+    public static let configurationErrorExit: Int32 = 78
+
+    public static func run(
+        name: String,
+        arguments: [String] = CommandLine.arguments,
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        build: @Sendable (FunctionEnvironment) async throws -> any FunctionHandler
+    ) async -> Int32 {
+        let mode: RunMode
+        let settings: RuntimeSettings
+        var logger: Logger
+        do {
+            mode = try RunMode.detect(environment: environment, arguments: arguments)
+            settings = try RuntimeSettings(environment: environment)
+        } catch {
+            let sink = FileDescriptorLogSink.standardError
+            sink.write(line: "{\"level\":\"critical\",\"severity\":\"CRITICAL\",\"message\":\"startup.failed\",\"handler\":\(JSONText.quoted(name)),\"error\":\(JSONText.quoted("\(error)"))}")
+            return configurationErrorExit
+        }
+        // once mode keeps stdout for the one result line; every other mode logs to stdout.
+        let sink: any LogSink = mode == .once ? FileDescriptorLogSink.standardError : FileDescriptorLogSink.standardOutput
+        logger = Logger(label: name) { label in JSONLogHandler(label: label, sink: sink, level: settings.logLevel) }
+        logger[metadataKey: "handler"] = "\(name)"
+        logger[metadataKey: "mode"] = "\(mode.rawValue)"
+
+        let store: any KeyValueStore
+        let handler: any FunctionHandler
+        do {
+            store = try await StoreFactory.open(settings.storeURL)
+            let env = FunctionEnvironment(
+                name: name, settings: settings, environment: environment, store: store, clock: SystemWallClock(), logger: logger,
+                wakeUp: settings.sink.map { SinkWakeUpSender(sink: $0) })
+            handler = try await build(env)
+        } catch {
+            logger.critical("startup.failed", metadata: ["error": "\(error)"])
+            return configurationErrorExit
+        }
+        let code = await serve(mode: mode, name: name, handler: handler, settings: settings, arguments: arguments, environment: environment, logger: logger)
+        try? await store.close()
+        return code
+    }
+
+    private static func serve(
+        mode: RunMode, name: String, handler: any FunctionHandler, settings: RuntimeSettings,
+        arguments: [String], environment: [String: String], logger: Logger
+    ) async -> Int32 {
+        switch mode {
+        case .once:
+            let invocationID = UUID().uuidString.lowercased()
+            var invocation = logger
+            invocation[metadataKey: "invocation_id"] = "\(invocationID)"
+            let context = InvocationContext(function: name, invocationID: invocationID, logger: invocation)
+            let outcome: Outcome
+            do {
+                switch try OnceMode.decode(OnceMode.readEventBytes(arguments: arguments, environment: environment)) {
+                case .request(let request):
+                    outcome = request.body.count > settings.hardBodyLimit
+                        ? .reject(413, "request body over \(settings.hardBodyLimit) bytes")
+                        : await handler.handle(request: request, context: context)
+                case .event(let event):
+                    outcome = await handler.handle(event: event, context: context)
+                }
+            } catch {
+                outcome = .reject(400, "\(error)")
+            }
+            invocation.info("once.done", metadata: ["outcome": "\(outcome.kind.rawValue)", "http.status": "\(outcome.status)"])
+            FileDescriptorLogSink.standardOutput.write(line: OnceMode.resultLine(function: name, outcome: outcome))
+            return outcome.exitCode
+        case .http:
+            do {
+                try await HTTPMode(function: name, handler: handler, settings: settings, logger: logger).run()
+                logger.info("http.stopped")
+                return 0
+            } catch {
+                logger.critical("http.failed", metadata: ["error": "\(error)"])
+                return 1
+            }
+        case .lambda, .azure:
+            logger.critical("startup.failed", metadata: ["error": "\(mode.rawValue) mode is not in this build yet (it arrives with the ship issue); use MLC_MODE=http or once"])
+            return configurationErrorExit
+        }
+    }
+}

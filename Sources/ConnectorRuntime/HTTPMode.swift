@@ -1,0 +1,159 @@
+import ConnectorCore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// `http` mode: Hummingbird on `host:port`, the health endpoints, CloudEvents in binary and
+/// structured mode, raw requests for everything else; graceful drain on SIGTERM.
+public struct HTTPMode: Sendable {
+    let function: String
+    let handler: any FunctionHandler
+    let settings: RuntimeSettings
+    let logger: Logger
+    let ready: @Sendable () async -> Bool
+
+    public init(function: String, handler: any FunctionHandler, settings: RuntimeSettings, logger: Logger, ready: @escaping @Sendable () async -> Bool = { true }) {
+        self.function = function
+        self.handler = handler
+        self.settings = settings
+        self.logger = logger
+        self.ready = ready
+    }
+
+    /// The application, ready to run; `onRunning` gets the bound port (useful with port 0).
+    public func application(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+        let responder = CallbackResponder<BasicRequestContext> { request, context in
+            await self.respond(to: request, context: context)
+        }
+        return Application(
+            responder: responder,
+            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? settings.port
+                logger.info("http.listening", metadata: ["port": "\(port)"])
+                await onRunning(port)
+            },
+            logger: logger
+        )
+    }
+
+    /// Runs until SIGTERM (graceful: in-flight requests complete) or SIGINT.
+    public func run() async throws {
+        let app = application()
+        // Graceful shutdown signals services in reverse order: the announcer (last) logs first,
+        // then the server stops accepting and finishes what is in flight.
+        let group = ServiceGroup(configuration: .init(services: [app, DrainAnnouncer(logger: logger)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+
+    func respond(to request: Request, context: BasicRequestContext) async -> Response {
+        let path = request.uri.path
+        if request.method == .get {
+            switch path {
+            case "/health/live": return Self.json(200, "{\"status\":\"live\"}")
+            case "/health/ready":
+                return await ready() ? Self.json(200, "{\"status\":\"ready\"}") : Self.json(503, "{\"status\":\"not ready\"}")
+            default: break
+            }
+        }
+        var headers: [String: String] = [:]
+        for field in request.headers {
+            let name = field.name.canonicalName
+            headers[name] = headers[name].map { $0 + ", " + field.value } ?? field.value
+        }
+        logger.debug("http.request.begin", metadata: ["http.path": "\(WebhookPath.bounded(path))"])
+        let body: [UInt8]
+        do {
+            var buffer = try await request.body.collect(upTo: settings.hardBodyLimit)
+            body = buffer.readBytes(length: buffer.readableBytes) ?? []
+        } catch {
+            logger.warning("http.body_too_large", metadata: ["limit": "\(settings.hardBodyLimit)"])
+            return Self.json(413, "{\"error\":\"request body over \(settings.hardBodyLimit) bytes\"}")
+        }
+        var invocation = logger
+        let requestID = headers["x-request-id"].map(WebhookPath.bounded) ?? UUID().uuidString.lowercased()
+        invocation[metadataKey: "invocation_id"] = "\(requestID)"
+        invocation[metadataKey: "mode"] = "http"
+        let ctx = InvocationContext(function: function, invocationID: requestID, logger: invocation)
+
+        let outcome: Outcome
+        do {
+            if let event = try CloudEventCodec.decode(headers: headers, body: body) {
+                var eventLogger = invocation
+                eventLogger[metadataKey: "event_id"] = "\(WebhookPath.bounded(event.id))"
+                eventLogger[metadataKey: "event_source"] = "\(WebhookPath.bounded(event.source))"
+                outcome = await handler.handle(event: event, context: InvocationContext(function: function, invocationID: requestID, logger: eventLogger))
+            } else {
+                let target = request.uri.query.map { "\(path)?\($0)" } ?? path
+                outcome = await handler.handle(request: HTTPRequestEnvelope(method: request.method.rawValue, target: target, headers: headers, body: body), context: ctx)
+            }
+        } catch let error as CloudEventError {
+            outcome = error == .batchNotSupported ? .reject(415, error.description) : .reject(400, error.description)
+        } catch {
+            outcome = .reject(400, "unreadable request")
+        }
+        return Self.response(outcome)
+    }
+
+    static func response(_ outcome: Outcome) -> Response {
+        var fields = HTTPFields()
+        fields[.contentType] = "application/json"
+        if let after = outcome.retryAfter { fields[.retryAfter] = String(after) }
+        return Response(status: .init(code: outcome.status), headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: outcome.body)))
+    }
+
+    static func json(_ status: Int, _ text: String) -> Response {
+        var fields = HTTPFields()
+        fields[.contentType] = "application/json"
+        return Response(status: .init(code: status), headers: fields, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+}
+
+/// Logs the moment graceful shutdown begins, so operators (and the drain test) can see that
+/// in-flight requests are being finished rather than cut.
+struct DrainAnnouncer: Service {
+    let logger: Logger
+    func run() async throws {
+        try? await gracefulShutdown()
+        logger.info("http.draining")
+    }
+}
+
+enum WebhookPath {
+    static func bounded(_ value: String) -> String {
+        String(String(value.unicodeScalars.filter { $0.value >= 0x20 && $0.value < 0x7F }).prefix(120))
+    }
+}
+
+extension HTTPMode {
+    /// Serves in the background while `body` runs with the bound port, then drains gracefully.
+    /// Used by `mlc demo` and by tests (port 0, no fixed ports, no waiting loops).
+    public func withRunningServer<T: Sendable>(_ body: @Sendable (Int) async throws -> T) async throws -> T {
+        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        let app = application { port in continuation.yield(port) }
+        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        return try await withThrowingTaskGroup(of: T?.self) { tasks in
+            tasks.addTask {
+                try await group.run()
+                return nil
+            }
+            var iterator = ports.makeAsyncIterator()
+            guard let port = await iterator.next() else { throw CancellationError() }
+            let result: T
+            do {
+                result = try await body(port)
+            } catch {
+                await group.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+                throw error
+            }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+            continuation.finish()
+            return result
+        }
+    }
+}

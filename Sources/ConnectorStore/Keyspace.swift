@@ -1,0 +1,48 @@
+/// Every key the connector writes, in one place, so what lives in the store (SPEC §5) can be
+/// read off this file. Segments from outside (connection ids, topics) are escaped by
+/// `StoreKey.segment`, so no input can reach into another connection's keys.
+public enum Keyspace {
+    /// Connection records (secrets sealed). Kept until `connection remove`.
+    public static func connection(_ id: String) -> String { "connection/\(StoreKey.segment(id))" }
+    public static let connections = "connection/"
+
+    /// Operational state of a connection (paused, last good delivery). Kept with the connection.
+    public static func connectionState(_ id: String) -> String { "state/\(StoreKey.segment(id))" }
+
+    /// One record per distinct delivery: (connection, topic, resource id, SHA-256 of the raw
+    /// body). Expires after the retention (it holds personal data).
+    public static func delivery(_ connection: String, topic: String, resourceID: String, bodySHA256: String) -> String {
+        "delivery/\(StoreKey.segment(connection))/\(StoreKey.segment(topic))/\(StoreKey.segment(resourceID))/\(bodySHA256)"
+    }
+    public static func deliveries(_ connection: String) -> String { "delivery/\(StoreKey.segment(connection))/" }
+
+    /// Work handed to another function, one per (connection, kind, resource). Expires after the retention.
+    public static func pending(_ connection: String, kind: String, resourceID: String) -> String {
+        "pending/\(StoreKey.segment(connection))/\(StoreKey.segment(kind))/\(StoreKey.segment(resourceID))"
+    }
+    public static func pending(_ connection: String) -> String { "pending/\(StoreKey.segment(connection))/" }
+
+    /// The audit trail, time-ordered per connection. Expires after the retention.
+    public static func audit(_ connection: String, sortableTime: String, id: String) -> String {
+        "audit/\(StoreKey.segment(connection))/\(sortableTime)-\(StoreKey.segment(id))"
+    }
+    public static func audits(_ connection: String) -> String { "audit/\(StoreKey.segment(connection))/" }
+
+    /// One alert record per (connection, reason), deduplicating within its window.
+    public static func alert(_ connection: String, reason: String) -> String {
+        "alert/\(StoreKey.segment(connection))/\(StoreKey.segment(reason))"
+    }
+    public static func alerts(_ connection: String) -> String { "alert/\(StoreKey.segment(connection))/" }
+
+    /// Order links (Woo id → F&O keys). Never expire; kept by `connection remove` unless `--purge`.
+    public static func orderLinks(_ connection: String) -> String { "link/\(StoreKey.segment(connection))/" }
+    /// Poll cursors. Never expire; kept by `connection remove` unless `--purge`.
+    public static func cursors(_ connection: String) -> String { "cursor/\(StoreKey.segment(connection))/" }
+
+    /// Prefixes `connection remove` clears: everything of the connection's but links and cursors.
+    public static func removablePrefixes(_ connection: String) -> [String] {
+        [deliveries(connection), pending(connection), audits(connection), alerts(connection), "catalog/\(StoreKey.segment(connection))/"]
+    }
+    /// Prefixes only `--purge` clears.
+    public static func durablePrefixes(_ connection: String) -> [String] { [orderLinks(connection), cursors(connection)] }
+}

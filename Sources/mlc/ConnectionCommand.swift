@@ -1,0 +1,113 @@
+import ArgumentParser
+import ConnectorConnections
+import ConnectorCore
+import ConnectorStore
+import Foundation
+
+struct ConnectionCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "connection",
+        abstract: "Add, change, inspect and remove connections (secrets are sealed with the master key).",
+        subcommands: [Add.self, Update.self, List.self, Show.self, Remove.self, SetSecret.self]
+    )
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Validate a connection file, seal its secrets and store it.")
+        @Option(name: .long, help: "The connection file (JSON, SPEC §6).") var file: String
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            do {
+                let connection = try ConnectionFile.load(path: file)
+                let key = try masterKey()
+                try await withStore(store) { try await ConnectionRepository(store: $0).add(connection, key: key) }
+                print("connection '\(connection.id)' added (secrets sealed under master key \(key.id))")
+            } catch { Self.exitCleanly(CLIError(error)) }
+        }
+    }
+
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Replace an existing connection's settings from a file.")
+        @Option(name: .long, help: "The connection file (JSON, SPEC §6).") var file: String
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            do {
+                let connection = try ConnectionFile.load(path: file)
+                let key = try masterKey()
+                try await withStore(store) { try await ConnectionRepository(store: $0).update(connection, key: key) }
+                print("connection '\(connection.id)' updated")
+            } catch { Self.exitCleanly(CLIError(error)) }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List connections (no secret is opened).")
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            do {
+                let all = try await withStore(store) { try await ConnectionRepository(store: $0).list() }
+                if all.isEmpty {
+                    print("no connections; add one with: mlc connection add --file F")
+                    return
+                }
+                print("ID\tSTORE\tF&O ENVIRONMENT\tLEGAL ENTITY\tPREFIX\tKEY")
+                for c in all.sorted(by: { $0.id < $1.id }) {
+                    print("\(c.id)\t\(c.storeURL)\t\(c.environmentURL)\t\(c.legalEntity)\t\(c.referencePrefix)\t\(c.keyIDs.sorted().joined(separator: ","))\(c.sandbox ? "\t(sandbox)" : "")")
+                }
+            } catch { Self.exitCleanly(CLIError(error)) }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print a connection with every secret masked.")
+        @Argument(help: "Connection id.") var name: String
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            do {
+                let (connection, keys) = try await withStore(store) { try await ConnectionRepository(store: $0).loadMasked(name) }
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                print(String(decoding: try encoder.encode(connection), as: UTF8.self))
+                print("secrets sealed under master key \(keys.sorted().joined(separator: ", "))")
+            } catch { Self.exitCleanly(CLIError(error)) }
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a connection; order links and cursors stay unless --purge.")
+        @Argument(help: "Connection id.") var name: String
+        @Flag(help: "Also delete order links and cursors (re-adding the connection could then post orders again).") var purge = false
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            do {
+                let removed = try await withStore(store) { try await ConnectionRepository(store: $0).remove(name, purge: purge) }
+                print("connection '\(name)' removed (\(removed) records)\(purge ? ", order links and cursors purged" : "; order links and cursors kept")")
+            } catch { Self.exitCleanly(CLIError(error)) }
+        }
+    }
+
+    struct SetSecret: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-secret",
+            abstract: "Replace one secret, read from standard input (never from the command line).",
+            discussion: "FIELD is one of: \(Connection.secretFields.map(\.name).joined(separator: ", ")). Example: printf %s \"$NEW\" | mlc connection set-secret acme woocommerce.webhookSecret"
+        )
+        @Argument(help: "Connection id.") var name: String
+        @Argument(help: "Secret field, e.g. dynamics.clientSecret.") var field: String
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            do {
+                let input = FileHandle.standardInput.readDataToEndOfFile()
+                let value = String(decoding: input, as: UTF8.self).trimmingCharacters(in: .newlines)
+                let key = try masterKey()
+                try await withStore(store) { try await ConnectionRepository(store: $0).setSecret(name, field: field, value: SecretValue(value), key: key) }
+                print("\(field) of connection '\(name)' replaced")
+            } catch { Self.exitCleanly(CLIError(error)) }
+        }
+    }
+}

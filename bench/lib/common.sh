@@ -1,0 +1,95 @@
+# shellcheck shell=bash
+# Shared helpers for bench suites (sourced, bash). Loopback only; only PIDs we started are killed.
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# ensure_tools CMD... — install the Debian packages that provide missing commands (as root only).
+ensure_tools() {
+  local -A pkg_of=([wrk]=wrk [hyperfine]=hyperfine [/usr/bin/time]=time [curl]=curl
+                   [node]=nodejs [python3]=python3 [getconf]=libc-bin)
+  local missing=() cmd
+  for cmd in "$@"; do
+    if [[ "$cmd" == /* ]]; then [[ -x "$cmd" ]] && continue; else command -v "$cmd" >/dev/null && continue; fi
+    missing+=("${pkg_of[$cmd]:-$cmd}")
+  done
+  ((${#missing[@]} == 0)) && return 0
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+    log "installing: ${missing[*]}"
+    timeout 600 apt-get update -qq >/dev/null || true
+    DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -qq "${missing[@]}" >/dev/null \
+      || die "apt-get install ${missing[*]} failed"
+  else
+    die "missing tools (${missing[*]}); install them: apt-get install -y ${missing[*]}"
+  fi
+}
+
+# free_port — a TCP port on 127.0.0.1 that is free right now.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_ready URL PID SECONDS — poll URL until 200, while PID lives; bounded.
+wait_ready() {
+  local url=$1 pid=$2 deadline=$((SECONDS + $3))
+  while ((SECONDS < deadline)); do
+    kill -0 "$pid" 2>/dev/null || return 1
+    curl -sf -o /dev/null --max-time 1 "$url" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# cpu_ticks PID — utime+stime of the whole process (all threads), in clock ticks.
+cpu_ticks() {
+  # Fields after "(comm)": state is field 3, utime 14, stime 15 counting from pid=1.
+  local stat
+  stat=$(<"/proc/$1/stat") || return 1
+  stat=${stat##*) }
+  awk '{ print $12 + $13 }' <<<"$stat"
+}
+
+# Started PIDs, stopped on exit.
+BENCH_PIDS=()
+track_pid() { BENCH_PIDS+=("$1"); }
+
+# stop_pid PID — SIGTERM, wait up to 10 s, then SIGKILL. Returns the exit status (or 137).
+stop_pid() {
+  local pid=$1 i
+  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return $?; }
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "PID $pid ignored SIGTERM for 10 s; killing it"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  local rc=0
+  wait "$pid" 2>/dev/null || rc=$?
+  return "$rc"
+}
+
+cleanup_pids() {
+  local pid
+  for pid in "${BENCH_PIDS[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then stop_pid "$pid" || true; fi
+  done
+}
+
+# settle DIR — write back dirty pages of DIR's file system, so that the next subject's fsyncs do not
+# pay for earlier writes (ext4 data=ordered flushes pending data on the journal commit).
+settle() { sync -f "$1" 2>/dev/null || sync; }
+
+
+machine_json() {
+  local cpu fs
+  cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+  fs=$(df -PT "$1" 2>/dev/null | awk 'NR == 2 { print $2 }')
+  python3 - "$(nproc)" "${cpu:-unknown}" "$(uname -srm)" "${fs:-unknown}" "$(getconf CLK_TCK)" <<'EOF'
+import json, sys
+nproc, cpu, kernel, fs, tck = sys.argv[1:]
+print(json.dumps({"nproc": int(nproc), "cpu": cpu, "kernel": kernel, "tmp_fs": fs, "clk_tck": int(tck)}))
+EOF
+}

@@ -1,0 +1,15 @@
+// webhook-receiver: WooCommerce deliveries in, durable pending work out (SPEC §9). Wiring only.
+import ConnectorConnections
+import ConnectorFlows
+import ConnectorRuntime
+import Foundation
+
+let code = await FunctionMain.run(name: "webhook-receiver") { env in
+    WebhookReceiverFunction(
+        store: env.store,
+        masterKey: try MasterKey.fromEnvironment(env.environment),
+        settings: IntakeSettings(maxBodyBytes: env.settings.maxBodyBytes, retention: env.settings.retention),
+        clock: env.clock,
+        wakeUp: env.wakeUp)
+}
+exit(code)
