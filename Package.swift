@@ -93,13 +93,16 @@ let package = Package(
             "ConnectorStore", "ConnectorStoreSQLite", "ConnectorTestSupport",
         ]),
         .testTarget(name: "ConnectorConnectionsTests", dependencies: [
-            "ConnectorConnections", "ConnectorTestSupport",
+            "ConnectorConnections", "ConnectorTestSupport", "ConnectorStore", "ConnectorStoreSQLite",
         ]),
         .testTarget(name: "ConnectorRuntimeTests", dependencies: [
             "ConnectorRuntime", "ConnectorTestSupport",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .testTarget(name: "WebhookReceiverTests", dependencies: [
-            "ConnectorFlows", "ConnectorRuntime", "WooCommerceAPI", "ConnectorTestSupport",
+            "ConnectorFlows", "ConnectorRuntime", "WooCommerceAPI", "ConnectorTestSupport", "ConnectorSamples",
+            "ConnectorConnections", "ConnectorStore",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
     ],

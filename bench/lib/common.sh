@@ -83,13 +83,15 @@ cleanup_pids() {
 settle() { sync -f "$1" 2>/dev/null || sync; }
 
 
+# machine_json TMPDIR LOADAVG — nproc, CPU model, kernel, file system of TMPDIR, CLK_TCK, load.
 machine_json() {
   local cpu fs
   cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
   fs=$(df -PT "$1" 2>/dev/null | awk 'NR == 2 { print $2 }')
-  python3 - "$(nproc)" "${cpu:-unknown}" "$(uname -srm)" "${fs:-unknown}" "$(getconf CLK_TCK)" <<'EOF'
+  python3 - "$(nproc)" "${cpu:-unknown}" "$(uname -srm)" "${fs:-unknown}" "$(getconf CLK_TCK)" "$2" <<'EOF'
 import json, sys
-nproc, cpu, kernel, fs, tck = sys.argv[1:]
-print(json.dumps({"nproc": int(nproc), "cpu": cpu, "kernel": kernel, "tmp_fs": fs, "clk_tck": int(tck)}))
+nproc, cpu, kernel, fs, tck, load = sys.argv[1:]
+print(json.dumps({"nproc": int(nproc), "cpu": cpu, "kernel": kernel, "tmp_fs": fs, "clk_tck": int(tck),
+                  "loadavg_1m_at_start": float(load)}))
 EOF
 }

@@ -192,6 +192,11 @@ def main():
     md.append(f"Machine: nproc={machine.get('nproc')}, CPU {machine.get('cpu')}, kernel {machine.get('kernel')}, "
               f"temp dir on {machine.get('tmp_fs')}; Python {config.get('python')} (SQLite {config.get('python_sqlite')}), "
               f"Node {config.get('node')}, wrk {config.get('wrk')}, hyperfine {config.get('hyperfine')}.")
+    load_avg = machine.get("loadavg_1m_at_start")
+    if load_avg is not None and load_avg > 0.5:
+        md.append("")
+        md.append(f"**Warning:** the 1-minute load average was {load_avg} when the run started: other work on "
+                  "the machine skews these numbers.")
     if not config.get("swift_available"):
         md.append("")
         md.append(f"**Swift not measured:** {config.get('swift_note')}")

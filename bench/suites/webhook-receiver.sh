@@ -24,7 +24,7 @@ WRK_PEAK_S=${BENCH_WRK_DURATION_S:-$d_wpeak} # closed-loop peak run (req/s, CPU/
 WRK_PACED_S=${BENCH_WRK_PACED_S:-$d_wpaced}  # run paced at half the peak (p99)
 WRK_THREADS=${BENCH_WRK_THREADS:-1}          # 1 wrk thread leaves the other core to the server
 WRK_CONNS=${BENCH_WRK_CONNS:-32}
-MAX_RPS=${BENCH_MAX_RPS:-25000}              # distinct bodies are generated for up to this rate
+MAX_RPS=${BENCH_MAX_RPS:-40000}              # distinct bodies are generated for up to this rate
 SERVER_READY_S=${BENCH_SERVER_READY_S:-30}
 BUILD_TIMEOUT_S=${BENCH_BUILD_TIMEOUT_S:-2400}
 OUT_DIR=${BENCH_OUT_DIR:-$BENCH_DIR/out}
@@ -49,6 +49,10 @@ trap 'exit 130' INT TERM
 RES=$TMP/results
 mkdir -p "$RES/cold" "$RES/http" "$OUT_DIR"
 log "suite $SUITE ($([[ $QUICK == 1 ]] && echo quick || echo full)); work dir $TMP"
+LOAD_AT_START=$(cut -d' ' -f1 /proc/loadavg)
+if awk -v l="$LOAD_AT_START" 'BEGIN { exit !(l > 0.5) }'; then
+  log "WARNING: load average is $LOAD_AT_START before the run; other work on the machine skews the numbers"
+fi
 
 # ---- Swift binaries ----------------------------------------------------------------------------
 BIN_DIR=${BENCH_BIN_DIR:-$BENCH_REPO/.build/release}
@@ -165,12 +169,12 @@ cold_start node-bare 0 "$NODE" -e 0
 # $RES/http/NAME.PHASE.json. RATE 0 = closed loop.
 run_wrk() {
   local name=$1 phase=$2 port=$3 first=$4 count=$5 secs=$6 rate=$7
-  local log=$TMP/http/$name/wrk-$phase.log
+  local wrk_log=$TMP/http/$name/wrk-$phase.log
   timeout $((secs + 120)) wrk -t "$WRK_THREADS" -c "$WRK_CONNS" -d "${secs}s" --timeout 5s \
     -s "$BENCH_DIR/lib/wrk-webhook.lua" "http://127.0.0.1:$port$WEBHOOK_PATH" \
-    -- "$GEN" "$first" "$count" "$WRK_THREADS" "$WRK_CONNS" "$rate" >"$log" 2>&1 || {
-      log "$name: wrk $phase failed:"; tail -n 5 "$log" >&2; return 1; }
-  grep '^WRKJSON ' "$log" | sed 's/^WRKJSON //' >"$RES/http/$name.$phase.json"
+    -- "$GEN" "$first" "$count" "$WRK_THREADS" "$WRK_CONNS" "$rate" >"$wrk_log" 2>&1 || {
+      log "$name: wrk $phase failed:"; tail -n 5 "$wrk_log" >&2; return 1; }
+  grep "^WRKJSON " "$wrk_log" | sed 's/^WRKJSON //' >"$RES/http/$name.$phase.json"
 }
 
 # http_mode NAME STORE_COUNT_CMD -- ENV... -- CMD... — start the server on a free port, wait for
@@ -236,7 +240,7 @@ print(json.dumps(out))
 EOF
 
 # ---- report ----------------------------------------------------------------------------------------------
-machine_json "$TMP" >"$RES/machine.json"
+machine_json "$TMP" "$LOAD_AT_START" >"$RES/machine.json"
 "$PYTHON" - >"$RES/config.json" <<EOF
 import json
 print(json.dumps({

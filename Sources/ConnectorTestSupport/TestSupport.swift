@@ -1,0 +1,210 @@
+import ConnectorConnections
+import ConnectorCore
+import ConnectorStore
+import ConnectorStoreSQLite
+import Foundation
+import Logging
+import Synchronization
+
+/// The store backends the one conformance suite runs on. A backend that needs a server the
+/// machine does not have reports it instead of silently passing.
+public enum StoreBackend: String, CaseIterable, Sendable, CustomStringConvertible {
+    case memory
+    case sqlite
+
+    public var description: String { rawValue }
+
+    /// A fresh, empty store of this kind.
+    public func make(clock: any WallClock = SystemWallClock()) async throws -> any KeyValueStore {
+        switch self {
+        case .memory: return MemoryStore(clock: clock)
+        case .sqlite:
+            let store = try await SQLiteStore.open(path: TemporaryDirectory.make().appendingPathComponent("state.sqlite").path, clock: clock)
+            // SQLiteNIO asserts that a connection is closed before it is freed; tests that do not
+            // close their store explicitly leave it open until the test process exits.
+            openStores.withLock { $0.append(store) }
+            return store
+        }
+    }
+}
+
+private let openStores = Mutex<[any KeyValueStore]>([])
+
+public enum TemporaryDirectory {
+    /// A new directory under the system temp dir (left for the OS to clean; tests never share one).
+    public static func make(_ label: String = "mlc-test") -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString.prefix(12))")
+        try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+}
+
+/// Where the package's own files and built executables are, found from this source file and
+/// the running test binary — never from the working directory.
+public enum PackagePaths {
+    public static var root: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    /// A product built beside the test binary (`swift build --build-tests` builds them all).
+    public static func executable(_ name: String) throws -> URL {
+        let selfPath = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var directory = URL(fileURLWithPath: selfPath).deletingLastPathComponent()
+        // On Linux the test binary is `.build/<triple>/debug/<pkg>PackageTests.xctest`.
+        if directory.lastPathComponent.hasSuffix(".xctest") { directory.deleteLastPathComponent() }
+        let candidate = directory.appendingPathComponent(name)
+        guard FileManager.default.isExecutableFile(atPath: candidate.path) else {
+            throw ConnectorError.notFound("executable \(name) not found next to the test binary in \(directory.path)", fix: "build everything first: swift build --build-tests")
+        }
+        return candidate
+    }
+}
+
+/// A finished child process.
+public struct ProcessResult: Sendable {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+}
+
+public enum ProcessRunner {
+    /// Runs `executable` to completion (bounded by `timeout` seconds; killed after).
+    public static func run(_ executable: URL, _ arguments: [String], environment: [String: String] = [:], stdin: String? = nil, timeout: TimeInterval = 60) throws -> ProcessResult {
+        let process = try start(executable, arguments, environment: environment, stdin: stdin)
+        return try process.wait(timeout: timeout)
+    }
+
+    public static func start(_ executable: URL, _ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) throws -> RunningProcess {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("MLC_") && !["K_SERVICE", "K_SINK", "AWS_LAMBDA_RUNTIME_API", "FUNCTIONS_CUSTOMHANDLER_PORT", "CLOUD_RUN_JOB", "PORT"].contains($0.key) }
+        env.merge(environment) { _, new in new }
+        process.environment = env
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try? input.fileHandleForWriting.close()
+        return RunningProcess(process: process, stdout: out, stderr: err)
+    }
+}
+
+/// A child process whose output is collected as it runs.
+public final class RunningProcess: @unchecked Sendable {
+    public let process: Process
+    private let lock = NSLock()
+    private var out = Data()
+    private var err = Data()
+
+    init(process: Process, stdout: Pipe, stderr: Pipe) {
+        self.process = process
+        stdout.fileHandleForReading.readabilityHandler = { [weak self] h in
+            let d = h.availableData
+            guard let self else { return }
+            self.lock.lock(); self.out.append(d); self.lock.unlock()
+        }
+        stderr.fileHandleForReading.readabilityHandler = { [weak self] h in
+            let d = h.availableData
+            guard let self else { return }
+            self.lock.lock(); self.err.append(d); self.lock.unlock()
+        }
+    }
+
+    public var stdoutSoFar: String { lock.lock(); defer { lock.unlock() }; return String(decoding: out, as: UTF8.self) }
+    public var stderrSoFar: String { lock.lock(); defer { lock.unlock() }; return String(decoding: err, as: UTF8.self) }
+
+    /// Polls (bounded) until `predicate` holds on the output collected so far.
+    public func waitForOutput(timeout: TimeInterval = 30, _ predicate: (String) -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if predicate(stdoutSoFar + stderrSoFar) { return true }
+            if !process.isRunning { return predicate(stdoutSoFar + stderrSoFar) }
+            // Waiting on another process's output: there is no event to await across processes.
+            usleep(10_000)
+        }
+        return false
+    }
+
+    public func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
+
+    public func wait(timeout: TimeInterval = 60) throws -> ProcessResult {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline {
+            // Bounded wait for a child process to exit.
+            usleep(5_000)
+        }
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+            throw ConnectorError.invalidInput("\(process.executableURL?.lastPathComponent ?? "process") did not finish within \(Int(timeout)) s")
+        }
+        process.waitUntilExit()
+        // Give the readability handlers their last chunk.
+        usleep(20_000)
+        return ProcessResult(status: process.terminationStatus, stdout: stdoutSoFar, stderr: stderrSoFar)
+    }
+}
+
+/// Loggers whose every line is kept, to assert on them (and to prove no secret is ever logged).
+public enum TestLogging {
+    /// Every line any test logger wrote in this process.
+    public static let allLines = CapturingLogSink()
+
+    public static func logger(_ label: String = "test", level: Logger.Level = .trace) -> (Logger, CapturingLogSink) {
+        let sink = CapturingLogSink()
+        var logger = Logger(label: label) { label in JSONLogHandler(label: label, sink: TeeSink(a: sink, b: allLines), level: level) }
+        logger.logLevel = level
+        return (logger, sink)
+    }
+}
+
+struct TeeSink: LogSink {
+    let a: any LogSink
+    let b: any LogSink
+    func write(line: String) {
+        a.write(line: line)
+        b.write(line: line)
+    }
+}
+
+/// Connections for tests, built through the real file parser so defaults and validation apply.
+public enum TestConnections {
+    public static func make(id: String, webhookSecret: String, baseURL: String = "https://127.0.0.1:8443", prefix: String = "WC",
+                            consumerSecret: String = "cs_test_consumer_secret", clientSecret: String = "test-client-secret-value",
+                            legalEntity: String = "usmf", environmentURL: String = "https://test.operations.dynamics.com") throws -> Connection {
+        let json = """
+            {"schemaVersion":1,"id":"\(id)",
+             "woocommerce":{"baseURL":"\(baseURL)","consumerKey":"ck_test_\(id)","consumerSecret":"\(consumerSecret)","webhookSecret":"\(webhookSecret)"},
+             "dynamics":{"environmentURL":"\(environmentURL)","tenantId":"tenant-\(id)","clientId":"client-\(id)","clientSecret":"\(clientSecret)","legalEntity":"\(legalEntity)"},
+             "orders":{"referencePrefix":"\(prefix)"}}
+            """
+        return try ConnectionFile.parse(Data(json.utf8), source: "test:\(id)")
+    }
+}
+
+/// A store that fails on demand, wrapped around a real one (to prove a failed write is handled).
+public final class FaultyStore: KeyValueStore, @unchecked Sendable {
+    let inner: any KeyValueStore
+    private let lock = NSLock()
+    private var failWrites = false
+
+    public init(_ inner: any KeyValueStore) { self.inner = inner }
+
+    public func setFailWrites(_ fail: Bool) { lock.lock(); failWrites = fail; lock.unlock() }
+    private func check() throws {
+        lock.lock(); defer { lock.unlock() }
+        if failWrites { throw ConnectorError.storeUnavailable("injected fault: store write failed") }
+    }
+
+    public func get(_ key: String) async throws -> StoredValue? { try await inner.get(key) }
+    public func set(_ key: String, _ value: [UInt8], ttl: Duration?) async throws -> Int64 { try check(); return try await inner.set(key, value, ttl: ttl) }
+    public func insertIfAbsent(_ key: String, _ value: [UInt8], ttl: Duration?) async throws -> InsertOutcome { try check(); return try await inner.insertIfAbsent(key, value, ttl: ttl) }
+    public func compareAndSwap(_ key: String, expectedVersion: Int64, _ value: [UInt8], ttl: Duration?) async throws -> SwapOutcome { try check(); return try await inner.compareAndSwap(key, expectedVersion: expectedVersion, value, ttl: ttl) }
+    public func delete(_ key: String, expectedVersion: Int64?) async throws -> Bool { try check(); return try await inner.delete(key, expectedVersion: expectedVersion) }
+    public func list(prefix: String, after: String?, limit: Int) async throws -> StorePage { try await inner.list(prefix: prefix, after: after, limit: limit) }
+    public func purgeExpired(before cutoff: Date, limit: Int) async throws -> Int { try await inner.purgeExpired(before: cutoff, limit: limit) }
+    public func close() async throws { try await inner.close() }
+}

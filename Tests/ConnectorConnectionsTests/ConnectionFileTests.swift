@@ -1,0 +1,148 @@
+import ConnectorConnections
+import ConnectorCore
+import ConnectorTestSupport
+import Foundation
+import Testing
+
+@Suite("Connection files")
+struct ConnectionFileTests {
+    static var minimal: [String: Any] { [
+        "schemaVersion": 1, "id": "acme",
+        "woocommerce": ["baseURL": "https://shop.example.com", "consumerKey": "ck_1", "consumerSecret": "cs_1", "webhookSecret": "whsec"],
+        "dynamics": ["environmentURL": "https://acme.operations.dynamics.com", "tenantId": "t", "clientId": "c", "clientSecret": "s", "legalEntity": "USMF"],
+    ] }
+
+    func parse(_ object: [String: Any]) throws -> Connection {
+        try ConnectionFile.parse(try JSONSerialization.data(withJSONObject: object), source: "acme.json")
+    }
+
+    func message(_ body: () throws -> Void) -> String {
+        do { try body(); return "" } catch { return "\(error)" }
+    }
+
+    @Test func minimalFileGetsEveryDefault() throws {
+        let c = try parse(Self.minimal)
+        #expect(c.woocommerce.authMode == .basic)
+        #expect(c.woocommerce.topics == ["order.created", "order.updated", "order.deleted", "customer.updated"])
+        #expect(c.woocommerce.reenableDisabledWebhooks)
+        #expect(c.dynamics.authorityHost == "https://login.microsoftonline.com")
+        #expect(c.dynamics.legalEntity == "usmf")
+        #expect(c.dynamics.supplySalesOrderNumber)
+        #expect(c.orders.paidStatuses == ["processing", "completed"])
+        #expect(c.orders.referencePrefix == "WC")
+        #expect(c.orders.pollOverlapMinutes == 10)
+        #expect(c.mapping.guestPolicy == .sharedAccount)
+        #expect(c.mapping.refundModel == .journal)
+        #expect(c.mapping.taxTolerance == Decimal(string: "0.01"))
+        #expect(c.catalog.publishNew == false)
+        #expect(c.catalog.safetyValveShare == 0.02)
+        #expect(c.schedules.backfill == "*/5 * * * *")
+        #expect(c.alerts.webhookURL == nil)
+    }
+
+    @Test func theDocumentedLocalTestConnectionParses() throws {
+        let c = try ConnectionFile.load(path: PackagePaths.root.appendingPathComponent("functions/webhook-receiver/events/local-test-connection.json").path)
+        #expect(c.id == "local")
+        #expect(c.woocommerce.webhookSecret.reveal() == "wcpeer-webhook-secret-1")
+    }
+
+    @Test("every required key, when missing, is named with the file", arguments: [
+        ("schemaVersion", nil), ("id", nil), ("woocommerce", nil), ("dynamics", nil),
+        ("woocommerce", "baseURL"), ("woocommerce", "consumerKey"), ("woocommerce", "consumerSecret"), ("woocommerce", "webhookSecret"),
+        ("dynamics", "environmentURL"), ("dynamics", "tenantId"), ("dynamics", "clientId"), ("dynamics", "clientSecret"), ("dynamics", "legalEntity"),
+    ] as [(String, String?)])
+    func missingRequiredKey(section: String, key: String?) {
+        var object = Self.minimal
+        if let key {
+            var inner = object[section] as! [String: Any]
+            inner[key] = nil
+            object[section] = inner
+        } else {
+            object[section] = nil
+        }
+        let text = message { _ = try parse(object) }
+        let path = key.map { "\(section).\($0)" } ?? section
+        #expect(text.contains("'\(path)'"), "\(text)")
+        #expect(text.contains("acme.json"))
+        #expect(text.contains("missing"))
+    }
+
+    @Test("an unknown key anywhere is an error naming it", arguments: ["", "woocommerce", "dynamics", "orders", "mapping", "catalog", "schedules", "alerts"])
+    func unknownKey(section: String) {
+        var object = Self.minimal
+        if section.isEmpty {
+            object["webhookSecrett"] = "typo"
+        } else {
+            var inner = (object[section] as? [String: Any]) ?? [:]
+            inner["webhookSecrett"] = "typo"
+            object[section] = inner
+        }
+        let text = message { _ = try parse(object) }
+        let path = section.isEmpty ? "webhookSecrett" : "\(section).webhookSecrett"
+        #expect(text.contains("unknown key '\(path)'"), "\(text)")
+        #expect(text.contains("acme.json"))
+    }
+
+    @Test func wrongTypesAndBadValuesAreNamed() {
+        var object = Self.minimal
+        object["sandbox"] = "yes"
+        #expect(message { _ = try parse(object) }.contains("'sandbox' has the wrong type"))
+        object = Self.minimal
+        object["orders"] = ["referencePrefix": "WC-TOO-LONG*"]
+        #expect(message { _ = try parse(object) }.contains("orders.referencePrefix"))
+        object = Self.minimal
+        object["id"] = "../etc"
+        #expect(message { _ = try parse(object) }.contains("'id'"))
+        #expect(message { _ = try ConnectionFile.parse(Data("{not json".utf8), source: "x.json") }.contains("not valid JSON"))
+    }
+
+    @Test("environmentURL must be https on a Dynamics domain unless the connection is a loopback sandbox", arguments: [
+        ("https://acme.operations.dynamics.com", false, true),
+        ("https://acme.sandbox.operations.dynamics.com/", false, true),
+        ("HTTPS://Acme.Cloudax.Dynamics.com", false, true),
+        ("http://acme.operations.dynamics.com", false, false),
+        ("https://acme.operations.dynamics.com.evil.example", false, false),
+        ("https://acme.operations.dynamics.com/data", false, false),
+        ("https://example.com", false, false),
+        ("http://127.0.0.1:9000", false, false),
+        ("http://127.0.0.1:9000", true, true),
+    ])
+    func environmentURL(url: String, sandbox: Bool, valid: Bool) {
+        var object = Self.minimal
+        var dynamics = object["dynamics"] as! [String: Any]
+        dynamics["environmentURL"] = url
+        if sandbox { dynamics["authorityHost"] = "http://127.0.0.1:9001" }
+        object["dynamics"] = dynamics
+        object["sandbox"] = sandbox
+        if sandbox { object["woocommerce"] = ["baseURL": "http://127.0.0.1:9002", "consumerKey": "ck", "consumerSecret": "cs", "webhookSecret": "w", "authMode": "oauth1"] }
+        let result = Result { try parse(object) }
+        #expect(((try? result.get()) != nil) == valid, "\(url): \(result)")
+        if valid, let c = try? result.get() {
+            #expect(c.dynamics.environmentURL == c.dynamics.environmentURL.lowercased())
+            #expect(!c.dynamics.environmentURL.hasSuffix("/"))
+        }
+    }
+
+    @Test func authorityHostMustBeMicrosofts() {
+        var object = Self.minimal
+        var dynamics = object["dynamics"] as! [String: Any]
+        dynamics["authorityHost"] = "https://login.example.com"
+        object["dynamics"] = dynamics
+        #expect(message { _ = try parse(object) }.contains("dynamics.authorityHost"))
+        dynamics["authorityHost"] = "https://login.microsoftonline.us/"
+        object["dynamics"] = dynamics
+        #expect((try? parse(object))?.dynamics.authorityHost == "https://login.microsoftonline.us")
+    }
+
+    @Test func wooAuthModesFollowTheStoresRules() {
+        var object = Self.minimal
+        object["woocommerce"] = ["baseURL": "http://shop.example.com", "consumerKey": "ck", "consumerSecret": "cs", "webhookSecret": "w"]
+        #expect(message { _ = try parse(object) }.contains("plain HTTP"))
+        object["woocommerce"] = ["baseURL": "http://shop.example.com", "consumerKey": "ck", "consumerSecret": "cs", "webhookSecret": "w", "authMode": "oauth1"]
+        #expect(message { _ = try parse(object) }.contains("allowInsecureHTTP"))
+        object["woocommerce"] = ["baseURL": "http://shop.example.com", "consumerKey": "ck", "consumerSecret": "cs", "webhookSecret": "w", "authMode": "oauth1", "allowInsecureHTTP": true]
+        #expect((try? parse(object)) != nil)
+        object["woocommerce"] = ["baseURL": "https://shop.example.com", "consumerKey": "ck", "consumerSecret": "cs", "webhookSecret": "w", "caCertificatePEM": "/etc/ssl/ca.pem"]
+        #expect(message { _ = try parse(object) }.contains("not a path"))
+    }
+}

@@ -1,0 +1,212 @@
+import ConnectorCore
+import ConnectorStore
+import ConnectorTestSupport
+import Foundation
+import Testing
+
+/// The ONE conformance suite: every backend runs every test here, and each test checks one
+/// sentence of `KeyValueStore`'s documented guarantee.
+@Suite("KeyValueStore conformance")
+struct ConformanceTests {
+    let value = Array("v".utf8)
+
+    @Test(arguments: StoreBackend.allCases)
+    func absentKeyReadsNil(backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        #expect(try await store.get("nothing/here") == nil)
+        #expect(try await store.delete("nothing/here") == false)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func setThenGetReturnsValueAndGrowingVersions(backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        let v1 = try await store.set("a/1", Array("one".utf8))
+        let v2 = try await store.set("a/1", Array("two".utf8))
+        #expect(v2 > v1)
+        let read = try #require(try await store.get("a/1"))
+        #expect(read.value == Array("two".utf8))
+        #expect(read.version == v2)
+        #expect(read.expiresAt == nil)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func binaryValuesRoundTripExactly(backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        let bytes: [UInt8] = Array(0...255) + [0, 0, 0xFF]
+        try await store.set("bin", bytes)
+        #expect(try await store.get("bin")?.value == bytes)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func insertIfAbsentWritesOnlyOnce(backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        let first = try await store.insertIfAbsent("k", Array("first".utf8))
+        #expect(first.inserted)
+        let second = try await store.insertIfAbsent("k", Array("second".utf8))
+        guard case .exists(let current?) = second else { Issue.record("expected .exists, got \(second)"); return }
+        #expect(current.value == Array("first".utf8))
+        #expect(try await store.get("k")?.value == Array("first".utf8))
+    }
+
+    @Test("of concurrent insertIfAbsent calls on one absent key exactly one inserts", arguments: StoreBackend.allCases)
+    func concurrentInsertIfAbsentHasOneWinner(backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        for round in 0..<20 {
+            let wins = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for i in 0..<16 {
+                    group.addTask { try await store.insertIfAbsent("race/\(round)", Array("\(i)".utf8)).inserted }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(wins == 1, "round \(round): \(wins) winners")
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func compareAndSwapNeedsTheCurrentVersion(backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        let v1 = try await store.set("cas", Array("1".utf8))
+        let swapped = try await store.compareAndSwap("cas", expectedVersion: v1, Array("2".utf8), ttl: nil)
+        guard case .swapped(let v2) = swapped else { Issue.record("expected swap"); return }
+        #expect(v2 > v1)
+        #expect(try await store.compareAndSwap("cas", expectedVersion: v1, Array("stale".utf8), ttl: nil) == .conflict)
+        #expect(try await store.get("cas")?.value == Array("2".utf8))
+        #expect(try await store.compareAndSwap("absent", expectedVersion: 1, value, ttl: nil) == .conflict)
+    }
+
+    @Test("of concurrent compareAndSwap calls expecting one version at most one swaps", arguments: StoreBackend.allCases)
+    func concurrentCompareAndSwapHasOneWinner(backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        for round in 0..<10 {
+            let version = try await store.set("counter", Array("\(round)".utf8))
+            let wins = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for i in 0..<12 {
+                    group.addTask { try await store.compareAndSwap("counter", expectedVersion: version, Array("\(i)".utf8), ttl: nil).swapped }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(wins == 1)
+        }
+    }
+
+    @Test("a deleted and re-created key never gets back an old version", arguments: StoreBackend.allCases)
+    func versionsAreNeverReusedAfterDelete(backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        let old = try await store.set("reborn", Array("a".utf8))
+        #expect(try await store.delete("reborn", expectedVersion: old + 100) == false)
+        #expect(try await store.delete("reborn", expectedVersion: old))
+        #expect(try await store.get("reborn") == nil)
+        guard case .inserted(let new) = try await store.insertIfAbsent("reborn", Array("b".utf8)) else { Issue.record("insert failed"); return }
+        #expect(new > old)
+        #expect(try await store.compareAndSwap("reborn", expectedVersion: old, Array("stale".utf8), ttl: nil) == .conflict)
+    }
+
+    @Test("an expired value is indistinguishable from an absent one", arguments: StoreBackend.allCases)
+    func expiredValuesAreAbsent(backend: StoreBackend) async throws {
+        let clock = ManualWallClock()
+        let store = try await backend.make(clock: clock)
+        let version = try await store.set("ttl/a", value, ttl: .seconds(10))
+        try await store.set("ttl/b", value)
+        let read = try #require(try await store.get("ttl/a"))
+        #expect(read.expiresAt == clock.now().addingTimeInterval(10))
+        clock.advance(by: 9.9)
+        #expect(try await store.get("ttl/a") != nil)
+        clock.advance(by: 0.2)
+        #expect(try await store.get("ttl/a") == nil)
+        #expect(try await store.list(prefix: "ttl/", after: nil, limit: 10).items.map(\.key) == ["ttl/b"])
+        #expect(try await store.compareAndSwap("ttl/a", expectedVersion: version, value, ttl: nil) == .conflict)
+        #expect(try await store.delete("ttl/a") == false)
+        #expect(try await store.insertIfAbsent("ttl/a", Array("new".utf8)).inserted)
+        #expect(try await store.get("ttl/a")?.value == Array("new".utf8))
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func purgeReclaimsOnlyExpiredValues(backend: StoreBackend) async throws {
+        let clock = ManualWallClock()
+        let store = try await backend.make(clock: clock)
+        for i in 0..<5 { try await store.set("p/short\(i)", value, ttl: .seconds(1)) }
+        try await store.set("p/long", value, ttl: .seconds(3600))
+        try await store.set("p/forever", value)
+        clock.advance(by: 2)
+        #expect(try await store.purgeExpired(before: clock.now(), limit: 3) == 3)
+        #expect(try await store.purgeExpired(before: clock.now(), limit: 100) == 2)
+        #expect(try await store.listAll(prefix: "p/").map(\.key) == ["p/forever", "p/long"])
+    }
+
+    @Test("prefix listing is ordered, paged and never leaks a neighbouring prefix", arguments: StoreBackend.allCases)
+    func prefixListing(backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        for i in [3, 1, 7, 5, 2, 9, 4, 8, 6, 0] { try await store.set("list/\(i)", Array("\(i)".utf8)) }
+        try await store.set("list0", value)
+        try await store.set("lisu", value)
+        try await store.set("lis", value)
+        var seen: [String] = []
+        var cursor: String?
+        var pages = 0
+        repeat {
+            let page = try await store.list(prefix: "list/", after: cursor, limit: 3)
+            seen += page.items.map(\.key)
+            cursor = page.nextCursor
+            pages += 1
+        } while cursor != nil && pages < 10
+        #expect(seen == (0...9).map { "list/\($0)" })
+        #expect(pages == 4)
+        #expect(try await store.listAll(prefix: "list/", pageSize: 100).count == 10)
+        #expect(try await store.list(prefix: "nothing/", after: nil, limit: 5).items.isEmpty)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func keysMustBePrintableASCII(backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        for bad in ["", "ü", "tab\tkey", String(repeating: "x", count: 513)] {
+            await #expect(throws: ConnectorError.self) { try await store.set(bad, self.value) }
+        }
+        #expect(StoreKey.segment("../a/b c") == "..%2Fa%2Fb%20c")
+    }
+
+    @Test("a live lease is never taken by another owner; it is after expiry", arguments: StoreBackend.allCases)
+    func leases(backend: StoreBackend) async throws {
+        let clock = ManualWallClock()
+        let store = try await backend.make(clock: clock)
+        let lease = try #require(try await store.acquireLease("lease/order/1", owner: "a", ttl: .seconds(30)).lease)
+        #expect(lease.expiresAt == clock.now().addingTimeInterval(30))
+        guard case .held(let holder, _) = try await store.acquireLease("lease/order/1", owner: "b", ttl: .seconds(30)) else {
+            Issue.record("b took a live lease"); return
+        }
+        #expect(holder == "a")
+        clock.advance(by: 20)
+        let renewed = try #require(try await store.renewLease(lease, ttl: .seconds(30)))
+        clock.advance(by: 20)
+        #expect(try await store.acquireLease("lease/order/1", owner: "b", ttl: .seconds(30)).lease == nil)
+        clock.advance(by: 11)
+        let taken = try #require(try await store.acquireLease("lease/order/1", owner: "b", ttl: .seconds(30)).lease)
+        #expect(taken.owner == "b")
+        #expect(taken.version > renewed.version)
+        #expect(try await store.renewLease(renewed, ttl: .seconds(30)) == nil)
+        #expect(try await store.releaseLease(renewed) == false)
+        #expect(try await store.releaseLease(taken))
+        #expect(try await store.acquireLease("lease/order/1", owner: "a", ttl: .seconds(5)).lease != nil)
+    }
+
+    @Test("of concurrent lease requests exactly one is granted", arguments: StoreBackend.allCases)
+    func concurrentLeaseHasOneHolder(backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        for round in 0..<10 {
+            let winners = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for i in 0..<10 {
+                    group.addTask { try await store.acquireLease("lease/\(round)", owner: "owner-\(i)", ttl: .seconds(60)).lease != nil }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(winners == 1)
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func closedStoreFailsCleanly(backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        try await store.set("x", value)
+        try await store.close()
+        await #expect(throws: (any Error).self) { _ = try await store.get("x") }
+    }
+}
