@@ -201,3 +201,23 @@ struct HTTPModeTests {
         #expect(request.headers["x-test"] == "1")
     }
 }
+
+@Suite("K_SINK wake-ups")
+struct WakeUpTests {
+    @Test("the sink sender posts a structured CloudEvent the http runtime decodes back to the same event")
+    func wakeUpReachesASink() async throws {
+        let sink = RecordingHandler()
+        var settings = try RuntimeSettings(environment: ["MLC_HOST": "127.0.0.1", "PORT": "0"])
+        settings.port = 0
+        let (logger, logs) = TestLogging.logger()
+        let event = CloudEvent(id: "acme-order-11-abc", source: "/ml-connector/webhook-receiver/acme", type: "com.mlconnector.order.changed",
+                               data: Array(#"{"connection":"acme","orderId":11}"#.utf8))
+        try await HTTPMode(function: "sink", handler: sink, settings: settings, logger: logger).withRunningServer { port in
+            await SinkWakeUpSender(sink: "http://127.0.0.1:\(port)/").send(event, logger: logger)
+        }
+        #expect(sink.events.withLock { $0 } == [event])
+        // A sink that is down costs a warning, never an error for the caller.
+        await SinkWakeUpSender(sink: "http://127.0.0.1:9/", timeout: .seconds(2)).send(event, logger: logger)
+        #expect(logs.lines.contains { $0.contains("wakeup.failed") })
+    }
+}
