@@ -41,6 +41,7 @@ let package = Package(
         ]),
         // The KeyValueStore protocol, leases over it, and the in-memory backend.
         .target(name: "ConnectorStore", dependencies: ["ConnectorCore"]),
+        // SQLite as sqlite-nio bundles it (its `VaporCSQLite` module), driven through the C API.
         .target(name: "ConnectorStoreSQLite", dependencies: [
             "ConnectorStore",
             .product(name: "SQLiteNIO", package: "sqlite-nio"),

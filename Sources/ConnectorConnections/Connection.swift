@@ -185,7 +185,7 @@ public struct OrderSettings: Sendable, Equatable, Codable {
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(paidStatuses, forKey: .paidStatuses)
-        try c.encodeIfPresent(startDate.map { $0.formatted(.iso8601) }, forKey: .startDate)
+        try c.encodeIfPresent(startDate.map { Formatting.timestamp($0) }, forKey: .startDate)
         try c.encode(referencePrefix, forKey: .referencePrefix)
         try c.encode(pollOverlapMinutes, forKey: .pollOverlapMinutes)
     }
@@ -290,7 +290,7 @@ public struct MappingSettings: Sendable, Equatable, Codable {
         taxClasses = try c.decode(.taxClasses, default: [:])
         destinationTaxGroups = try c.decode(.destinationTaxGroups, default: [])
         let tolerance = try c.decode(.taxTolerance, default: "0.01")
-        guard let parsed = Decimal(string: tolerance, locale: Locale(identifier: "en_US_POSIX")) else {
+        guard let parsed = Formatting.decimal(tolerance) else {
             throw DecodingError.dataCorruptedError(forKey: .taxTolerance, in: c, debugDescription: "not a decimal string such as \"0.01\"")
         }
         taxTolerance = parsed

@@ -243,7 +243,7 @@ public enum CloudEventCodec {
         var out = ""
         for byte in value.utf8 {
             if byte < 0x21 || byte > 0x7E || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "%") {
-                out += String(format: "%%%02X", byte)
+                out += Formatting.percentEscape(byte)
             } else {
                 out.unicodeScalars.append(Unicode.Scalar(byte))
             }

@@ -96,7 +96,7 @@ public struct WebhookDemo: Sendable {
         }
 
         let pending = try await store.listAll(prefix: Keyspace.pending("demo"))
-        let records = try await store.listAll(prefix: Keyspace.deliveries("demo")).compactMap { try? StoreJSON.decoder.decode(DeliveryRecord.self, from: Data($0.value)) }
+        let records = try await store.listAll(prefix: Keyspace.deliveries("demo")).compactMap { try? DeliveryRecord.decode($0.value) }
         let audit = try await AuditTrail(store: store, clock: SystemWallClock(), retention: .seconds(60)).list(connection: "demo")
         let alerts = try await AlertCenter(store: store, clock: SystemWallClock()).list(connection: "demo")
         let pendingOrders = pending.filter { $0.key.contains("/order/") }.map { String($0.key.split(separator: "/").last!) }.sorted { Int($0)! < Int($1)! }

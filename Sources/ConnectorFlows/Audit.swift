@@ -30,7 +30,7 @@ public struct AuditTrail: Sendable {
     public func append(connection: String, subject: String, event: String, detail: [String: String]) async throws {
         let now = clock.now()
         let entry = AuditEntry(at: now, connection: connection, subject: subject, event: event, detail: detail)
-        let sortable = String(format: "%015lld", now.unixMilliseconds)
+        let sortable = Formatting.pad(Int(now.unixMilliseconds), 15)
         let key = Keyspace.audit(connection, sortableTime: sortable, id: UUID().uuidString.lowercased())
         try await store.setJSON(key, entry, ttl: retention)
     }

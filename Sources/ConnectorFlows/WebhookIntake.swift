@@ -3,6 +3,7 @@ import ConnectorCore
 import ConnectorStore
 import Foundation
 import Logging
+import Synchronization
 import WooCommerceAPI
 
 /// Settings of the front door, from `MLC_*` variables.
@@ -45,6 +46,30 @@ public struct DeliveryRecord: Codable, Sendable, Equatable {
     public var reason: String?
     /// The raw body when it is usable text within the size limit (for replay); nil otherwise.
     public var body: String?
+
+    enum CodingKeys: String, CodingKey {
+        case connection, topic, resourceID, webhookID, deliveryID, receivedAt, bodySHA256, bodyBytes, state, reason
+    }
+
+    /// Stored as the record's JSON, a newline, then the raw body bytes: the body is kept exactly
+    /// as received and costs no escaping on the hot path.
+    public func encoded() throws -> [UInt8] {
+        var bytes = try StoreJSON.encode(self)
+        if let body {
+            bytes.append(0x0A)
+            bytes.append(contentsOf: body.utf8)
+        }
+        return bytes
+    }
+
+    public static func decode(_ bytes: [UInt8]) throws -> DeliveryRecord {
+        let split = bytes.firstIndex(of: 0x0A) ?? bytes.endIndex
+        var record = try StoreJSON.decoder.decode(DeliveryRecord.self, from: Data(bytes[..<split]))
+        if split < bytes.endIndex {
+            record.body = String(decoding: bytes[(split + 1)...], as: UTF8.self)
+        }
+        return record
+    }
 }
 
 /// Work handed from one function to another (SPEC §4), written before the sender is answered.
@@ -175,7 +200,7 @@ public struct WebhookIntake: Sendable {
             }
             // Written after the hand-off: a crash in between leaves no record, so a repeat of
             // this delivery hands it off again instead of being taken for a duplicate.
-            if case .exists = try await store.insertJSONIfAbsent(key, record, ttl: settings.retention) {
+            if case .exists = try await store.insertIfAbsent(key, try record.encoded(), ttl: settings.retention) {
                 logger.info("webhook.duplicate")
                 return .done(200, json: "{\"status\":\"duplicate\"}", reason: "duplicate")
             }
@@ -230,21 +255,34 @@ public protocol ConnectionSource: Sendable {
     func connection(_ id: String) async throws -> Connection?
 }
 
-/// Connections read from the store and opened with the master key on each call (the store
-/// is the only state; a rotated secret is seen by the very next delivery).
-public struct StoredConnections: ConnectionSource {
+/// Connections read from the store and opened with the master key, kept in memory for a few
+/// seconds so a burst of deliveries does not decode and unseal the same record each time. A
+/// changed or rotated secret is therefore seen within `freshness` (2 s by default).
+public final class StoredConnections: ConnectionSource {
     let repository: ConnectionRepository
     let key: MasterKey
+    let clock: any WallClock
+    let freshness: TimeInterval
+    private let cache = Mutex<[String: (connection: Connection, loadedAt: Date)]>([:])
 
-    public init(repository: ConnectionRepository, key: MasterKey) {
+    public init(repository: ConnectionRepository, key: MasterKey, clock: any WallClock = SystemWallClock(), freshness: TimeInterval = 2) {
         self.repository = repository
         self.key = key
+        self.clock = clock
+        self.freshness = freshness
     }
 
     public func connection(_ id: String) async throws -> Connection? {
+        let now = clock.now()
+        if let hit = cache.withLock({ $0[id] }), now.timeIntervalSince(hit.loadedAt) < freshness, now >= hit.loadedAt {
+            return hit.connection
+        }
         do {
-            return try await repository.load(id, key: key)
+            let loaded = try await repository.load(id, key: key)
+            cache.withLock { $0[id] = (loaded, now) }
+            return loaded
         } catch let error as ConnectorError where error == .notFound {
+            cache.withLock { $0[id] = nil }
             return nil
         }
     }

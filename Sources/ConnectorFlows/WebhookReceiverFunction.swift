@@ -53,7 +53,7 @@ public struct NotYetAvailableFunction: FunctionHandler {
 extension WebhookReceiverFunction {
     /// The receiver over `store`, opening connections with `masterKey`.
     public init(store: any KeyValueStore, masterKey: MasterKey, settings: IntakeSettings, clock: any WallClock = SystemWallClock(), wakeUp: (any WakeUpSender)? = nil) {
-        let connections = StoredConnections(repository: ConnectionRepository(store: store, clock: clock), key: masterKey)
+        let connections = StoredConnections(repository: ConnectionRepository(store: store, clock: clock), key: masterKey, clock: clock)
         self.init(intake: WebhookIntake(store: store, connections: connections, clock: clock, settings: settings, wakeUp: wakeUp))
     }
 }

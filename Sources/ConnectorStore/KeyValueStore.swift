@@ -143,7 +143,7 @@ public enum StoreKey {
         for byte in raw.utf8 {
             let isSafe = (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
                 || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".")
-            if isSafe { out.unicodeScalars.append(Unicode.Scalar(byte)) } else { out += String(format: "%%%02X", byte) }
+            if isSafe { out.unicodeScalars.append(Unicode.Scalar(byte)) } else { out += Formatting.percentEscape(byte) }
         }
         return out.isEmpty ? "%" : out
     }

@@ -96,7 +96,7 @@ public enum StoreJSON {
         e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         e.dateEncodingStrategy = .custom { date, encoder in
             var c = encoder.singleValueContainer()
-            try c.encode(date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true)))
+            try c.encode(Formatting.timestamp(date))
         }
         return e
     }()
@@ -106,7 +106,7 @@ public enum StoreJSON {
         d.dateDecodingStrategy = .custom { decoder in
             let c = try decoder.singleValueContainer()
             let s = try c.decode(String.self)
-            if let date = try? Date(s, strategy: .iso8601.year().month().day().time(includingFractionalSeconds: true)) { return date }
+            if let date = Formatting.parseTimestamp(s) { return date }
             if let date = try? Date(s, strategy: .iso8601) { return date }
             throw DecodingError.dataCorruptedError(in: c, debugDescription: "not an ISO 8601 date: \(s)")
         }

@@ -1,26 +1,36 @@
 import ConnectorCore
 import ConnectorStore
 import Foundation
-import SQLiteNIO
+import Synchronization
 
 /// The embedded default backend: one SQLite file in WAL mode, shared safely by every process
 /// on one machine.
 ///
-/// Every operation is a single SQL statement in autocommit mode, so SQLite's own write lock
-/// makes it atomic across processes; `synchronous=FULL` makes the commit durable before the
-/// call returns (WAL with `NORMAL` could lose the last commits on power loss, which the
-/// protocol forbids). A deleted key leaves a tombstone that keeps its version until purged, so
-/// versions never repeat for a key while anyone could still hold an old one.
+/// Every operation is a single SQL statement, so SQLite's write lock makes it atomic across
+/// processes; `synchronous=FULL` makes the commit durable before the call returns (WAL with
+/// `NORMAL` could lose the last commits on power loss, which the protocol forbids). Writes run on
+/// one writer thread; those that arrive while a commit is being synced go together into the next
+/// transaction (group commit) — each still its own statement, in arrival order, none
+/// acknowledged before the commit that holds it is durable. Reads run inline on separate
+/// connections, so they only ever see committed data. A deleted key leaves a tombstone that
+/// keeps its version until purged, so versions never repeat for a key while anyone could still
+/// hold an old one.
+///
+/// It drives the SQLite library that sqlite-nio bundles through its C API rather than through
+/// `SQLiteConnection`, whose every statement is a hop to a thread pool: on the receiver's hot
+/// path those hops cost more CPU than the work (see docs/store-design.md).
 public final class SQLiteStore: KeyValueStore {
     /// The schema version this code writes; `PRAGMA user_version` records the applied one.
-    static let schemaVersion = 1
+    static let schemaVersion: Int64 = 1
 
-    private let connection: SQLiteConnection
+    private let writer: GroupCommitWriter
+    private let readers: ReaderPool
     private let clock: any WallClock
     public let path: String
 
-    private init(connection: SQLiteConnection, clock: any WallClock, path: String) {
-        self.connection = connection
+    private init(writer: GroupCommitWriter, readers: ReaderPool, clock: any WallClock, path: String) {
+        self.writer = writer
+        self.readers = readers
         self.clock = clock
         self.path = path
     }
@@ -31,147 +41,287 @@ public final class SQLiteStore: KeyValueStore {
         if !directory.isEmpty {
             try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
-        let connection: SQLiteConnection
-        do {
-            connection = try await SQLiteConnection.open(storage: .file(path: path))
-        } catch {
-            throw ConnectorError.storeUnavailable("cannot open the SQLite store at \(path): \(error)", fix: "check the path in MLC_STORE_URL and that the directory is writable")
+        let connection = try SQLiteConnectionHandle(path: path)
+        // Several processes opening a new file at once can meet SQLite's locks while one of them
+        // switches the journal mode or creates the schema; that wait is bounded here.
+        var attempt = 0
+        while true {
+            do {
+                try migrate(connection)
+                break
+            } catch let error as ConnectorError where error.description.contains("locked") && attempt < 100 {
+                attempt += 1
+                try await Task.sleep(for: .milliseconds(10 + attempt % 7 * 5))
+            } catch {
+                connection.close()
+                throw error
+            }
         }
-        let store = SQLiteStore(connection: connection, clock: clock, path: path)
-        do {
-            try await store.migrate()
-        } catch {
-            try? await connection.close()
-            throw error
-        }
-        return store
+        return SQLiteStore(writer: GroupCommitWriter(connection: connection), readers: ReaderPool(path: path), clock: clock, path: path)
     }
 
-    private func migrate() async throws {
-        // busy_timeout first: every later statement may meet another process's write lock.
-        _ = try await run("PRAGMA busy_timeout = 15000")
-        _ = try await run("PRAGMA journal_mode = WAL")
-        _ = try await run("PRAGMA synchronous = FULL")
-        let current = try await run("PRAGMA user_version").first?.column("user_version")?.integer ?? 0
-        if current > Self.schemaVersion {
-            throw ConnectorError.storeUnavailable("the SQLite store at \(path) has schema version \(current), newer than this build understands (\(Self.schemaVersion))", fix: "run a newer ml-connector against it")
+    private static func migrate(_ db: SQLiteConnectionHandle) throws {
+        _ = try db.query("PRAGMA journal_mode = WAL")
+        try db.exec("PRAGMA synchronous = FULL")
+        let current = try db.query("PRAGMA user_version").first?.first?.integer ?? 0
+        if current > schemaVersion {
+            throw ConnectorError.storeUnavailable("the SQLite store at \(db.path) has schema version \(current), newer than this build understands (\(schemaVersion))", fix: "run a newer ml-connector against it")
         }
         if current < 1 {
             // IF NOT EXISTS: two processes may migrate the same new file at once.
-            _ = try await run("""
+            try db.exec("""
+                BEGIN IMMEDIATE;
                 CREATE TABLE IF NOT EXISTS kv (
                     key TEXT PRIMARY KEY NOT NULL,
                     value BLOB,
                     version INTEGER NOT NULL,
                     expires_at INTEGER
-                ) WITHOUT ROWID
+                ) WITHOUT ROWID;
+                CREATE INDEX IF NOT EXISTS kv_expires_at ON kv (expires_at) WHERE expires_at IS NOT NULL;
+                PRAGMA user_version = 1;
+                COMMIT;
                 """)
-            _ = try await run("CREATE INDEX IF NOT EXISTS kv_expires_at ON kv (expires_at) WHERE expires_at IS NOT NULL")
-            _ = try await run("PRAGMA user_version = 1")
-        }
-    }
-
-    @discardableResult
-    private func run(_ sql: String, _ binds: [SQLiteData] = []) async throws -> [SQLiteRow] {
-        do {
-            return try await connection.query(sql, binds)
-        } catch let error as SQLiteError {
-            throw ConnectorError.storeUnavailable("SQLite store \(path): \(error.message)", fix: "retry; if it persists check disk space and file permissions")
-        } catch {
-            throw ConnectorError.storeUnavailable("SQLite store \(path): \(error)")
         }
     }
 
     private var now: Int64 { clock.now().unixMilliseconds }
 
-    private static func blob(_ bytes: [UInt8]) -> SQLiteData { .blob(ByteBuffer(bytes: bytes)) }
-    private static func expiry(_ ttl: Duration?, now: Int64) -> SQLiteData { ttl.map { .integer(Int(now + $0.milliseconds)) } ?? .null }
+    private static func expiry(_ ttl: Duration?, now: Int64) -> SQLiteValue { ttl.map { .integer(now + $0.milliseconds) } ?? .null }
 
-    private static func stored(_ row: SQLiteRow, key: String? = nil) -> StoredValue? {
-        guard let version = row.column("version")?.integer, case .blob(var buffer)? = row.column("value") else { return nil }
-        let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
-        let expiry = row.column("expires_at")?.integer.map { Date(unixMilliseconds: Int64($0)) }
-        return StoredValue(key: key ?? row.column("key")?.string ?? "", value: bytes, version: Int64(version), expiresAt: expiry)
+    /// Decodes `key?, value, version, expires_at` rows.
+    private static func stored(_ row: [SQLiteValue], key: String?) -> StoredValue? {
+        let offset = key == nil ? 1 : 0
+        guard row.count >= 3 + offset, case .blob(let bytes) = row[offset], let version = row[offset + 1].integer else { return nil }
+        let expiry = row[offset + 2].integer.map { Date(unixMilliseconds: $0) }
+        return StoredValue(key: key ?? row[0].text ?? "", value: bytes, version: version, expiresAt: expiry)
     }
 
-    private static let liveClause = "value IS NOT NULL AND (expires_at IS NULL OR expires_at > ?)"
+    private static let live = "value IS NOT NULL AND (expires_at IS NULL OR expires_at > ?)"
 
     public func get(_ key: String) async throws -> StoredValue? {
         try StoreKey.validate(key)
-        let rows = try await run("SELECT value, version, expires_at FROM kv WHERE key = ? AND \(Self.liveClause)", [.text(key), .integer(Int(now))])
+        let rows = try readers.read("SELECT value, version, expires_at FROM kv WHERE key = ? AND \(Self.live)", [.text(key), .integer(now)])
         return rows.first.flatMap { Self.stored($0, key: key) }
     }
 
     public func set(_ key: String, _ value: [UInt8], ttl: Duration?) async throws -> Int64 {
         try StoreKey.validate(key)
-        let now = self.now
-        let rows = try await run("""
+        let rows = try await writer.write("""
             INSERT INTO kv (key, value, version, expires_at) VALUES (?1, ?2, 1, ?3)
             ON CONFLICT (key) DO UPDATE SET value = excluded.value, version = kv.version + 1, expires_at = excluded.expires_at
             RETURNING version
-            """, [.text(key), Self.blob(value), Self.expiry(ttl, now: now)])
-        guard let version = rows.first?.column("version")?.integer else { throw ConnectorError.storeUnavailable("SQLite store \(path): write returned no version") }
-        return Int64(version)
+            """, [.text(key), .blob(value), Self.expiry(ttl, now: now)])
+        guard let version = rows.first?.first?.integer else { throw ConnectorError.storeUnavailable("SQLite store \(path): write returned no version") }
+        return version
     }
 
     public func insertIfAbsent(_ key: String, _ value: [UInt8], ttl: Duration?) async throws -> InsertOutcome {
         try StoreKey.validate(key)
         let now = self.now
-        let rows = try await run("""
+        let rows = try await writer.write("""
             INSERT INTO kv (key, value, version, expires_at) VALUES (?1, ?2, 1, ?3)
             ON CONFLICT (key) DO UPDATE SET value = excluded.value, version = kv.version + 1, expires_at = excluded.expires_at
             WHERE kv.value IS NULL OR (kv.expires_at IS NOT NULL AND kv.expires_at <= ?4)
             RETURNING version
-            """, [.text(key), Self.blob(value), Self.expiry(ttl, now: now), .integer(Int(now))])
-        if let version = rows.first?.column("version")?.integer { return .inserted(version: Int64(version)) }
+            """, [.text(key), .blob(value), Self.expiry(ttl, now: now), .integer(now)])
+        if let version = rows.first?.first?.integer { return .inserted(version: version) }
         return .exists(try await get(key))
     }
 
     public func compareAndSwap(_ key: String, expectedVersion: Int64, _ value: [UInt8], ttl: Duration?) async throws -> SwapOutcome {
         try StoreKey.validate(key)
         let now = self.now
-        let rows = try await run("""
+        let rows = try await writer.write("""
             UPDATE kv SET value = ?1, version = version + 1, expires_at = ?2
             WHERE key = ?3 AND version = ?4 AND value IS NOT NULL AND (expires_at IS NULL OR expires_at > ?5)
             RETURNING version
-            """, [Self.blob(value), Self.expiry(ttl, now: now), .text(key), .integer(Int(expectedVersion)), .integer(Int(now))])
-        guard let version = rows.first?.column("version")?.integer else { return .conflict }
-        return .swapped(version: Int64(version))
+            """, [.blob(value), Self.expiry(ttl, now: now), .text(key), .integer(expectedVersion), .integer(now)])
+        guard let version = rows.first?.first?.integer else { return .conflict }
+        return .swapped(version: version)
     }
 
     public func delete(_ key: String, expectedVersion: Int64?) async throws -> Bool {
         try StoreKey.validate(key)
-        let now = self.now
-        var sql = "UPDATE kv SET value = NULL, version = version + 1, expires_at = ?1 WHERE key = ?2 AND value IS NOT NULL AND (expires_at IS NULL OR expires_at > ?1)"
-        var binds: [SQLiteData] = [.integer(Int(now)), .text(key)]
+        let base = "UPDATE kv SET value = NULL, version = version + 1, expires_at = ?1 WHERE key = ?2 AND value IS NOT NULL AND (expires_at IS NULL OR expires_at > ?1)"
+        let rows: [[SQLiteValue]]
         if let expectedVersion {
-            sql += " AND version = ?3"
-            binds.append(.integer(Int(expectedVersion)))
+            rows = try await writer.write(base + " AND version = ?3 RETURNING version", [.integer(now), .text(key), .integer(expectedVersion)])
+        } else {
+            rows = try await writer.write(base + " RETURNING version", [.integer(now), .text(key)])
         }
-        return try await !run(sql + " RETURNING version", binds).isEmpty
+        return !rows.isEmpty
     }
 
     public func list(prefix: String, after: String?, limit: Int) async throws -> StorePage {
         precondition(limit > 0, "limit must be positive")
         let lower = max(prefix, after ?? "")
-        let rows = try await run("""
+        let rows = try readers.read("""
             SELECT key, value, version, expires_at FROM kv
-            WHERE key >= ?1 AND key < ?2 AND key > ?3 AND \(Self.liveClause.replacingOccurrences(of: "?", with: "?4"))
+            WHERE key >= ?1 AND key < ?2 AND key > ?3 AND value IS NOT NULL AND (expires_at IS NULL OR expires_at > ?4)
             ORDER BY key LIMIT ?5
-            """, [.text(lower), .text(StoreKey.upperBound(forPrefix: prefix)), .text(after ?? ""), .integer(Int(now)), .integer(limit + 1)])
-        let items = rows.prefix(limit).compactMap { Self.stored($0) }
+            """, [.text(lower), .text(StoreKey.upperBound(forPrefix: prefix)), .text(after ?? ""), .integer(now), .integer(Int64(limit + 1))])
+        let items = rows.prefix(limit).compactMap { Self.stored($0, key: nil) }
         return StorePage(items: items, nextCursor: rows.count > limit ? items.last?.key : nil)
     }
 
     public func purgeExpired(before cutoff: Date, limit: Int) async throws -> Int {
-        let rows = try await run("""
+        let rows = try await writer.write("""
             DELETE FROM kv WHERE key IN (SELECT key FROM kv WHERE expires_at IS NOT NULL AND expires_at <= ?1 LIMIT ?2)
             RETURNING key
-            """, [.integer(Int(cutoff.unixMilliseconds)), .integer(limit)])
+            """, [.integer(cutoff.unixMilliseconds), .integer(Int64(limit))])
         return rows.count
     }
 
     public func close() async throws {
-        try await connection.close()
+        await writer.close()
+        readers.close()
+    }
+}
+
+/// Reader connections, checked out one per read. Reads run inline on the caller's thread:
+/// a point lookup on a warm page cache takes microseconds, far less than a thread hop.
+final class ReaderPool: Sendable {
+    private let path: String
+    private let idle = Mutex<(connections: [SQLiteConnectionHandle], closed: Bool)>(([], false))
+    private static let maxIdle = 4
+
+    init(path: String) { self.path = path }
+
+    func read(_ sql: String, _ binds: [SQLiteValue]) throws -> [[SQLiteValue]] {
+        let checkedOut = try idle.withLock { state -> SQLiteConnectionHandle? in
+            guard !state.closed else { throw ConnectorError.storeUnavailable("the store is closed") }
+            return state.connections.popLast()
+        }
+        let connection = try checkedOut ?? SQLiteConnectionHandle(path: path)
+        do {
+            let rows = try connection.query(sql, binds)
+            giveBack(connection)
+            return rows
+        } catch {
+            giveBack(connection)
+            throw error
+        }
+    }
+
+    private func giveBack(_ connection: SQLiteConnectionHandle) {
+        let keep = idle.withLock { state -> Bool in
+            guard !state.closed, state.connections.count < Self.maxIdle else { return false }
+            state.connections.append(connection)
+            return true
+        }
+        if !keep { connection.close() }
+    }
+
+    func close() {
+        let connections = idle.withLock { state -> [SQLiteConnectionHandle] in
+            state.closed = true
+            defer { state.connections = [] }
+            return state.connections
+        }
+        for c in connections { c.close() }
+    }
+}
+
+/// The one writer: a dedicated thread that takes every write queued since its last commit and
+/// runs them in one transaction (group commit). Each caller is resumed after that commit.
+final class GroupCommitWriter: @unchecked Sendable {
+    private struct Pending {
+        var sql: String
+        var binds: [SQLiteValue]
+        var continuation: CheckedContinuation<[[SQLiteValue]], any Error>
+    }
+
+    private let connection: SQLiteConnectionHandle
+    private let condition = NSCondition()
+    // Guarded by `condition`.
+    private var queue: [Pending] = []
+    private var closed = false
+    private var finished = false
+    private var closeWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Bounds one transaction (and so the latency one batch adds to the next).
+    static let maxBatch = 256
+
+    init(connection: SQLiteConnectionHandle) {
+        self.connection = connection
+        let thread = Thread { [self] in self.loop() }
+        thread.name = "mlc-sqlite-writer"
+        thread.start()
+    }
+
+    func write(_ sql: String, _ binds: [SQLiteValue]) async throws -> [[SQLiteValue]] {
+        try await withCheckedThrowingContinuation { continuation in
+            condition.lock()
+            if closed {
+                condition.unlock()
+                continuation.resume(throwing: ConnectorError.storeUnavailable("the store is closed"))
+                return
+            }
+            queue.append(Pending(sql: sql, binds: binds, continuation: continuation))
+            condition.signal()
+            condition.unlock()
+        }
+    }
+
+    /// Finishes the writes already queued, then stops the thread and closes the connection.
+    func close() async {
+        await withCheckedContinuation { continuation in requestClose(continuation) }
+    }
+
+    private func requestClose(_ waiter: CheckedContinuation<Void, Never>) {
+        condition.lock()
+        if finished {
+            condition.unlock()
+            waiter.resume()
+            return
+        }
+        closed = true
+        closeWaiters.append(waiter)
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func loop() {
+        while true {
+            condition.lock()
+            while queue.isEmpty && !closed { condition.wait() }
+            if queue.isEmpty && closed {
+                connection.close()
+                finished = true
+                let waiters = closeWaiters
+                closeWaiters = []
+                condition.unlock()
+                for waiter in waiters { waiter.resume() }
+                return
+            }
+            let take = min(queue.count, Self.maxBatch)
+            let batch = Array(queue.prefix(take))
+            queue.removeFirst(take)
+            condition.unlock()
+            run(batch)
+        }
+    }
+
+    private func run(_ batch: [Pending]) {
+        if batch.count == 1 {
+            // Autocommit: one statement, one durable commit.
+            let p = batch[0]
+            p.continuation.resume(with: Result { try connection.query(p.sql, p.binds) })
+            return
+        }
+        do {
+            try connection.exec("BEGIN IMMEDIATE")
+        } catch {
+            for p in batch { p.continuation.resume(throwing: error) }
+            return
+        }
+        let results = batch.map { p in Result { try connection.query(p.sql, p.binds) } }
+        do {
+            try connection.exec("COMMIT")
+        } catch {
+            try? connection.exec("ROLLBACK")
+            for p in batch { p.continuation.resume(throwing: error) }
+            return
+        }
+        for (p, result) in zip(batch, results) { p.continuation.resume(with: result) }
     }
 }

@@ -18,17 +18,10 @@ public enum StoreBackend: String, CaseIterable, Sendable, CustomStringConvertibl
     public func make(clock: any WallClock = SystemWallClock()) async throws -> any KeyValueStore {
         switch self {
         case .memory: return MemoryStore(clock: clock)
-        case .sqlite:
-            let store = try await SQLiteStore.open(path: TemporaryDirectory.make().appendingPathComponent("state.sqlite").path, clock: clock)
-            // SQLiteNIO asserts that a connection is closed before it is freed; tests that do not
-            // close their store explicitly leave it open until the test process exits.
-            openStores.withLock { $0.append(store) }
-            return store
+        case .sqlite: return try await SQLiteStore.open(path: TemporaryDirectory.make().appendingPathComponent("state.sqlite").path, clock: clock)
         }
     }
 }
-
-private let openStores = Mutex<[any KeyValueStore]>([])
 
 public enum TemporaryDirectory {
     /// A new directory under the system temp dir (left for the OS to clean; tests never share one).

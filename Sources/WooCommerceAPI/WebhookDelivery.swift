@@ -50,44 +50,24 @@ public enum DeliveryBody: Sendable, Equatable {
     /// Not JSON, not an object, or no usable id.
     case unusable(reason: String)
 
-    /// Reads only what classification needs, in one pass over the body.
-    private struct Probe: Decodable {
-        var id: Int64?
-        var code: String?
-        var hasMessage = false
-        var keyCount = 0
-
-        struct Key: CodingKey {
-            var stringValue: String
-            var intValue: Int? { nil }
-            init(stringValue: String) { self.stringValue = stringValue }
-            init?(intValue: Int) { nil }
-        }
-
-        init(from decoder: any Decoder) throws {
-            let c = try decoder.container(keyedBy: Key.self)
-            keyCount = c.allKeys.count
-            id = try? c.decodeIfPresent(Int64.self, forKey: Key(stringValue: "id"))
-            code = try? c.decodeIfPresent(String.self, forKey: Key(stringValue: "code"))
-            hasMessage = c.contains(Key(stringValue: "message"))
-        }
-    }
-
-    /// Classifies `body` without keeping it: only the id (or error code) is read.
+    /// Classifies `body` without keeping it: only the id (or error code) is read, in one
+    /// validating pass.
     public static func classify(_ body: [UInt8]) -> DeliveryBody {
-        guard let first = body.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }), first == UInt8(ascii: "{") else {
-            return .unusable(reason: "body is not a JSON object")
-        }
-        guard let probe = try? JSONDecoder().decode(Probe.self, from: Data(body)) else {
+        let top: JSONProbe.TopLevel
+        do {
+            top = try JSONProbe.read(body)
+        } catch JSONProbe.Failure.tooDeep {
+            return .unusable(reason: "body nests deeper than \(JSONProbe.maxDepth) levels")
+        } catch {
             return .unusable(reason: "body is not valid JSON")
         }
-        if let id = probe.id, id > 0 {
-            return probe.keyCount == 1 ? .deleted(id: id) : .resource(id: id)
+        guard top.isObject else { return .unusable(reason: "body is not a JSON object") }
+        if let id = top.id, id > 0 {
+            return top.keyCount == 1 ? .deleted(id: id) : .resource(id: id)
         }
-        if let code = probe.code, probe.hasMessage {
+        if let code = top.code, top.hasMessage {
             return .restError(code: String(code.prefix(100)))
         }
         return .unusable(reason: "body has no resource id")
     }
 }
-

@@ -43,7 +43,7 @@ struct Harness {
     var pendingOrders: [String] { get async throws { try await keys(Keyspace.pending("shop")).filter { $0.contains("/order/") } } }
     var deliveries: [DeliveryRecord] {
         get async throws {
-            try await store.listAll(prefix: Keyspace.deliveries("shop")).map { try StoreJSON.decoder.decode(DeliveryRecord.self, from: Data($0.value)) }
+            try await store.listAll(prefix: Keyspace.deliveries("shop")).map { try DeliveryRecord.decode($0.value) }
         }
     }
     /// Everything the store holds besides the two connection records.

@@ -1,0 +1,227 @@
+/// A strict, allocation-light JSON validator that reads only what a delivery's classification
+/// needs from the top-level object: the `id` number, the `code` string, whether `message` is
+/// there, and how many keys there are. Used on every delivery, where a full decode would cost
+/// more than everything else the receiver does.
+///
+/// Follows RFC 8259 (no trailing commas, no comments, no leading zeros, no bare control
+/// characters in strings, valid `\u` escapes); nesting deeper than `maxDepth` is refused.
+struct JSONProbe {
+    enum Failure: Error { case invalid, tooDeep }
+
+    struct TopLevel {
+        var isObject = false
+        var id: Int64?
+        var code: String?
+        var hasMessage = false
+        var keyCount = 0
+    }
+
+    static let maxDepth = 256
+
+    private let bytes: [UInt8]
+    private var index = 0
+
+    private init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    /// Validates `bytes` as one JSON value and reads its top level.
+    static func read(_ bytes: [UInt8]) throws -> TopLevel {
+        var probe = JSONProbe(bytes)
+        var top = TopLevel()
+        probe.skipWhitespace()
+        if probe.peek == UInt8(ascii: "{") {
+            top.isObject = true
+            try probe.readTopObject(&top)
+        } else {
+            try probe.skipValue(depth: 0)
+        }
+        probe.skipWhitespace()
+        guard probe.index == bytes.count else { throw Failure.invalid }
+        return top
+    }
+
+    private var peek: UInt8? { index < bytes.count ? bytes[index] : nil }
+
+    private mutating func skipWhitespace() {
+        while index < bytes.count, bytes[index] == 0x20 || bytes[index] == 0x0A || bytes[index] == 0x0D || bytes[index] == 0x09 { index += 1 }
+    }
+
+    private mutating func expect(_ byte: UInt8) throws {
+        guard peek == byte else { throw Failure.invalid }
+        index += 1
+    }
+
+    private mutating func readTopObject(_ top: inout TopLevel) throws {
+        try expect(UInt8(ascii: "{"))
+        skipWhitespace()
+        if peek == UInt8(ascii: "}") { index += 1; return }
+        while true {
+            skipWhitespace()
+            let key = try readString(keep: true)
+            skipWhitespace()
+            try expect(UInt8(ascii: ":"))
+            skipWhitespace()
+            top.keyCount += 1
+            switch key {
+            case "id":
+                let start = index
+                try skipValue(depth: 1)
+                top.id = Self.integer(bytes[start..<index])
+            case "code":
+                if peek == UInt8(ascii: "\"") { top.code = try readString(keep: true) } else { try skipValue(depth: 1) }
+            case "message":
+                top.hasMessage = true
+                try skipValue(depth: 1)
+            default:
+                try skipValue(depth: 1)
+            }
+            skipWhitespace()
+            if peek == UInt8(ascii: ",") { index += 1; continue }
+            try expect(UInt8(ascii: "}"))
+            return
+        }
+    }
+
+    private static func integer(_ slice: ArraySlice<UInt8>) -> Int64? {
+        guard !slice.isEmpty, slice.count <= 18, slice.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+        var n: Int64 = 0
+        for b in slice { n = n * 10 + Int64(b - 0x30) }
+        return n
+    }
+
+    private mutating func skipValue(depth: Int) throws {
+        guard depth < Self.maxDepth else { throw Failure.tooDeep }
+        guard let byte = peek else { throw Failure.invalid }
+        switch byte {
+        case UInt8(ascii: "{"):
+            index += 1
+            skipWhitespace()
+            if peek == UInt8(ascii: "}") { index += 1; return }
+            while true {
+                skipWhitespace()
+                _ = try readString(keep: false)
+                skipWhitespace()
+                try expect(UInt8(ascii: ":"))
+                skipWhitespace()
+                try skipValue(depth: depth + 1)
+                skipWhitespace()
+                if peek == UInt8(ascii: ",") { index += 1; continue }
+                try expect(UInt8(ascii: "}"))
+                return
+            }
+        case UInt8(ascii: "["):
+            index += 1
+            skipWhitespace()
+            if peek == UInt8(ascii: "]") { index += 1; return }
+            while true {
+                skipWhitespace()
+                try skipValue(depth: depth + 1)
+                skipWhitespace()
+                if peek == UInt8(ascii: ",") { index += 1; continue }
+                try expect(UInt8(ascii: "]"))
+                return
+            }
+        case UInt8(ascii: "\""):
+            _ = try readString(keep: false)
+        case UInt8(ascii: "t"): try literal("true")
+        case UInt8(ascii: "f"): try literal("false")
+        case UInt8(ascii: "n"): try literal("null")
+        default: try skipNumber()
+        }
+    }
+
+    private mutating func literal(_ word: StaticString) throws {
+        let count = word.utf8CodeUnitCount
+        guard index + count <= bytes.count else { throw Failure.invalid }
+        let matches = word.withUTF8Buffer { expected in
+            (0..<count).allSatisfy { bytes[index + $0] == expected[$0] }
+        }
+        guard matches else { throw Failure.invalid }
+        index += count
+    }
+
+    private mutating func digits() -> Int {
+        let start = index
+        while let b = peek, b >= 0x30 && b <= 0x39 { index += 1 }
+        return index - start
+    }
+
+    private mutating func skipNumber() throws {
+        if peek == UInt8(ascii: "-") { index += 1 }
+        guard let first = peek, first >= 0x30 && first <= 0x39 else { throw Failure.invalid }
+        if first == 0x30 { index += 1 } else { _ = digits() }
+        if peek == UInt8(ascii: ".") {
+            index += 1
+            guard digits() > 0 else { throw Failure.invalid }
+        }
+        if peek == UInt8(ascii: "e") || peek == UInt8(ascii: "E") {
+            index += 1
+            if peek == UInt8(ascii: "+") || peek == UInt8(ascii: "-") { index += 1 }
+            guard digits() > 0 else { throw Failure.invalid }
+        }
+    }
+
+    /// Reads a string; returns its decoded text when `keep` (short strings only), else "".
+    private mutating func readString(keep: Bool) throws -> String {
+        try expect(UInt8(ascii: "\""))
+        let start = index
+        var escaped = false
+        var hasEscape = false
+        while true {
+            guard let b = peek else { throw Failure.invalid }
+            index += 1
+            if escaped {
+                switch b {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                     UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    break
+                case UInt8(ascii: "u"):
+                    guard index + 4 <= bytes.count, bytes[index..<index + 4].allSatisfy({ Self.isHex($0) }) else { throw Failure.invalid }
+                    index += 4
+                default:
+                    throw Failure.invalid
+                }
+                escaped = false
+            } else if b == UInt8(ascii: "\\") {
+                escaped = true
+                hasEscape = true
+            } else if b == UInt8(ascii: "\"") {
+                break
+            } else if b < 0x20 {
+                throw Failure.invalid
+            }
+        }
+        let raw = bytes[start..<(index - 1)]
+        guard String(validating: raw, as: UTF8.self) != nil else { throw Failure.invalid }
+        guard keep, raw.count <= 200 else { return "" }
+        if !hasEscape { return String(decoding: raw, as: UTF8.self) }
+        return Self.unescape(raw)
+    }
+
+    private static func isHex(_ b: UInt8) -> Bool {
+        (0x30...0x39).contains(b) || (0x41...0x46).contains(b) || (0x61...0x66).contains(b)
+    }
+
+    private static func unescape(_ raw: ArraySlice<UInt8>) -> String {
+        var out: [UInt8] = []
+        var i = raw.startIndex
+        while i < raw.endIndex {
+            let b = raw[i]
+            guard b == UInt8(ascii: "\\"), i + 1 < raw.endIndex else { out.append(b); i += 1; continue }
+            let e = raw[i + 1]
+            i += 2
+            switch e {
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "u"):
+                let hex = String(decoding: raw[i..<min(i + 4, raw.endIndex)], as: UTF8.self)
+                i += 4
+                if let v = UInt32(hex, radix: 16), let scalar = Unicode.Scalar(v) { out += Array(String(Character(scalar)).utf8) }
+            default: out.append(e)
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

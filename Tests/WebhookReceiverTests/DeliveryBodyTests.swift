@@ -1,0 +1,57 @@
+import ConnectorSamples
+import Foundation
+import Testing
+import WooCommerceAPI
+
+@Suite("Delivery body classification")
+struct DeliveryBodyTests {
+    func classify(_ text: String) -> DeliveryBody { DeliveryBody.classify(Array(text.utf8)) }
+
+    @Test("every real signed delivery classifies as the resource its headers name")
+    func realBodies() throws {
+        for delivery in try Samples.realDeliveries() where delivery.signed {
+            let result = DeliveryBody.classify(delivery.body)
+            let object = try JSONSerialization.jsonObject(with: Data(delivery.body)) as! [String: Any]
+            let id = try #require(object["id"] as? Int)
+            if object.count == 1 {
+                #expect(result == .deleted(id: Int64(id)), "\(delivery.name)")
+            } else {
+                #expect(result == .resource(id: Int64(id)), "\(delivery.name)")
+            }
+        }
+    }
+
+    @Test func shapes() {
+        #expect(classify(#"{"id":14}"#) == .deleted(id: 14))
+        #expect(classify(#" { "id" : 15 , "status":"processing" } "#) == .resource(id: 15))
+        #expect(classify(#"{"code":"woocommerce_rest_cannot_view","message":"Sorry, you cannot view this resource.","data":{"status":401}}"#) == .restError(code: "woocommerce_rest_cannot_view"))
+        #expect(classify(#"{"\u0069d":7,"x":1}"#) == .resource(id: 7))
+        #expect(classify(#"{"id":"12","x":1}"#) == .unusable(reason: "body has no resource id"))
+        #expect(classify(#"{"id":-3,"x":1}"#) == .unusable(reason: "body has no resource id"))
+        #expect(classify(#"{"id":1.5,"x":1}"#) == .unusable(reason: "body has no resource id"))
+        #expect(classify(#"[{"id":1}]"#) == .unusable(reason: "body is not a JSON object"))
+        #expect(classify(#"{}"#) == .unusable(reason: "body has no resource id"))
+    }
+
+    @Test("malformed JSON is never taken for a delivery", arguments: [
+        #"{"id":1,}"#, #"{"id":1"#, #"{"id":01,"x":1}"#, #"{"id":1,"x":"\q"}"#, "{\"id\":1,\"x\":\"a\u{01}b\"}",
+        #"{"id":1,"x":tru}"#, #"{"id":1,"x":1.}"#, #"{"id":1,"x":-}"#, #"{"id":1} {"id":2}"#, #"{"id":1,"x":"\u12"}"#,
+        #"{id:1}"#, #"{"id":1,"x":[1,2,]}"#, "", "   ", "webhook_id=1", #"{"id":1,"x":1e}"#,
+    ])
+    func malformed(text: String) {
+        guard case .unusable = classify(text) else {
+            Issue.record("accepted malformed JSON: \(text)")
+            return
+        }
+    }
+
+    @Test func invalidUTF8AndDeepNestingAreUnusable() {
+        var bytes = Array(#"{"id":1,"x":"ab"}"#.utf8)
+        bytes[13] = 0xFF
+        #expect(DeliveryBody.classify(bytes) == .unusable(reason: "body is not valid JSON"))
+        let deep = #"{"id":1,"x":"# + String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000) + "}"
+        #expect(classify(deep) == .unusable(reason: "body nests deeper than 256 levels"))
+        let fine = #"{"id":1,"x":"# + String(repeating: "[", count: 200) + String(repeating: "]", count: 200) + "}"
+        #expect(classify(fine) == .resource(id: 1))
+    }
+}
