@@ -167,15 +167,17 @@ public struct WebhookIntake: Sendable {
         switch kind {
         case .resource(let id):
             record.resourceID = String(id)
-            record.body = String(validating: request.body, as: UTF8.self)
+            // The probe has validated the body as UTF-8 JSON.
+            record.body = String(decoding: request.body, as: UTF8.self)
             if topic.hasPrefix("order.") && topic != "order.deleted" {
                 handOff = ("order", String(id))
             } else if topic == "customer.updated" || topic == "customer.created" {
                 handOff = ("customer", String(id))
             }
+            if handOff != nil { record.state = .handedOff }
         case .deleted(let id):
             record.resourceID = String(id)
-            record.body = String(validating: request.body, as: UTF8.self)
+            record.body = String(decoding: request.body, as: UTF8.self)
             record.reason = "trash notice: recorded, never posted"
         case .restError(let code):
             record.state = .unusable
@@ -192,18 +194,20 @@ public struct WebhookIntake: Sendable {
                 logger.info("webhook.duplicate")
                 return .done(200, json: "{\"status\":\"duplicate\"}", reason: "duplicate")
             }
-            var newWork = false
+            // The delivery record and the hand-off are written in one atomic commit: a repeat of
+            // this delivery finds either both or neither, so nothing is ever taken for a
+            // duplicate without its work having been handed on.
+            var entries = [StoreEntry(key: key, value: try record.encoded(), ttl: settings.retention)]
             if let handOff {
-                record.state = .handedOff
                 let work = PendingWork(connection: connectionID, kind: handOff.kind, resourceID: handOff.id, firstSeenAt: record.receivedAt, origin: key)
-                newWork = try await store.insertJSONIfAbsent(Keyspace.pending(connectionID, kind: handOff.kind, resourceID: handOff.id), work, ttl: settings.retention).inserted
+                entries.append(StoreEntry(key: Keyspace.pending(connectionID, kind: handOff.kind, resourceID: handOff.id), value: try StoreJSON.encode(work), ttl: settings.retention))
             }
-            // Written after the hand-off: a crash in between leaves no record, so a repeat of
-            // this delivery hands it off again instead of being taken for a duplicate.
-            if case .exists = try await store.insertIfAbsent(key, try record.encoded(), ttl: settings.retention) {
+            let written = try await store.insertIfAbsent(entries)
+            if written[0] == nil {
                 logger.info("webhook.duplicate")
                 return .done(200, json: "{\"status\":\"duplicate\"}", reason: "duplicate")
             }
+            let newWork = written.count > 1 && written[1] != nil
             if record.state == .unusable {
                 await alerts.raise(connection: connectionID, reason: "unusable-delivery", detail: "\(topic) delivery from webhook \(record.webhookID ?? "?"): \(record.reason ?? "")", window: settings.alertWindow, logger: logger)
             }

@@ -30,6 +30,18 @@ public enum InsertOutcome: Sendable, Equatable {
     public var inserted: Bool { if case .inserted = self { true } else { false } }
 }
 
+/// One value to write, for the group operations.
+public struct StoreEntry: Sendable {
+    public var key: String
+    public var value: [UInt8]
+    public var ttl: Duration?
+    public init(key: String, value: [UInt8], ttl: Duration? = nil) {
+        self.key = key
+        self.value = value
+        self.ttl = ttl
+    }
+}
+
 /// What a `compareAndSwap` did.
 public enum SwapOutcome: Sendable, Equatable {
     /// The value was replaced; the new version.
@@ -73,6 +85,11 @@ public protocol KeyValueStore: Sendable {
 
     /// Writes `value` only if no live value is at `key` (an expired one counts as absent).
     func insertIfAbsent(_ key: String, _ value: [UInt8], ttl: Duration?) async throws -> InsertOutcome
+
+    /// Inserts each entry whose key holds no live value, all in one atomic, durable commit: after
+    /// a crash either every insert this call made is there or none is. Returns, per entry, the
+    /// new version, or nil where a live value was already there (it is not read back).
+    func insertIfAbsent(_ entries: [StoreEntry]) async throws -> [Int64?]
 
     /// Replaces the live value at `key` only if its version is still `expectedVersion`.
     func compareAndSwap(_ key: String, expectedVersion: Int64, _ value: [UInt8], ttl: Duration?) async throws -> SwapOutcome

@@ -62,6 +62,18 @@ public final class MemoryStore: KeyValueStore {
         }
     }
 
+    public func insertIfAbsent(_ group: [StoreEntry]) async throws -> [Int64?] {
+        for entry in group { try StoreKey.validate(entry.key) }
+        return try withState { entries, now in
+            group.map { entry in
+                if live(entries[entry.key], now: now) != nil { return nil }
+                let version = (entries[entry.key]?.version ?? 0) + 1
+                entries[entry.key] = Entry(value: entry.value, version: version, expiresAt: Self.expiry(entry.ttl, now: now))
+                return version
+            }
+        }
+    }
+
     public func compareAndSwap(_ key: String, expectedVersion: Int64, _ value: [UInt8], ttl: Duration?) async throws -> SwapOutcome {
         try StoreKey.validate(key)
         return try withState { entries, now in

@@ -115,17 +115,29 @@ public final class SQLiteStore: KeyValueStore {
         return version
     }
 
+    private static let insertIfAbsentSQL = """
+        INSERT INTO kv (key, value, version, expires_at) VALUES (?1, ?2, 1, ?3)
+        ON CONFLICT (key) DO UPDATE SET value = excluded.value, version = kv.version + 1, expires_at = excluded.expires_at
+        WHERE kv.value IS NULL OR (kv.expires_at IS NOT NULL AND kv.expires_at <= ?4)
+        RETURNING version
+        """
+
     public func insertIfAbsent(_ key: String, _ value: [UInt8], ttl: Duration?) async throws -> InsertOutcome {
         try StoreKey.validate(key)
         let now = self.now
-        let rows = try await writer.write("""
-            INSERT INTO kv (key, value, version, expires_at) VALUES (?1, ?2, 1, ?3)
-            ON CONFLICT (key) DO UPDATE SET value = excluded.value, version = kv.version + 1, expires_at = excluded.expires_at
-            WHERE kv.value IS NULL OR (kv.expires_at IS NOT NULL AND kv.expires_at <= ?4)
-            RETURNING version
-            """, [.text(key), .blob(value), Self.expiry(ttl, now: now), .integer(now)])
+        let rows = try await writer.write(Self.insertIfAbsentSQL, [.text(key), .blob(value), Self.expiry(ttl, now: now), .integer(now)])
         if let version = rows.first?.first?.integer { return .inserted(version: version) }
         return .exists(try await get(key))
+    }
+
+    public func insertIfAbsent(_ entries: [StoreEntry]) async throws -> [Int64?] {
+        for entry in entries { try StoreKey.validate(entry.key) }
+        guard !entries.isEmpty else { return [] }
+        let now = self.now
+        let results = try await writer.write(entries.map { entry in
+            SQLStatement(sql: Self.insertIfAbsentSQL, binds: [.text(entry.key), .blob(entry.value), Self.expiry(entry.ttl, now: now), .integer(now)])
+        })
+        return results.map { $0.first?.first?.integer }
     }
 
     public func compareAndSwap(_ key: String, expectedVersion: Int64, _ value: [UInt8], ttl: Duration?) async throws -> SwapOutcome {
@@ -178,6 +190,12 @@ public final class SQLiteStore: KeyValueStore {
     }
 }
 
+/// One statement and its bound values.
+struct SQLStatement: Sendable {
+    var sql: String
+    var binds: [SQLiteValue]
+}
+
 /// Reader connections, checked out one per read. Reads run inline on the caller's thread:
 /// a point lookup on a warm page cache takes microseconds, far less than a thread hop.
 final class ReaderPool: Sendable {
@@ -226,9 +244,8 @@ final class ReaderPool: Sendable {
 /// runs them in one transaction (group commit). Each caller is resumed after that commit.
 final class GroupCommitWriter: @unchecked Sendable {
     private struct Pending {
-        var sql: String
-        var binds: [SQLiteValue]
-        var continuation: CheckedContinuation<[[SQLiteValue]], any Error>
+        var statements: [SQLStatement]
+        var continuation: CheckedContinuation<[[[SQLiteValue]]], any Error>
     }
 
     private let connection: SQLiteConnectionHandle
@@ -248,7 +265,13 @@ final class GroupCommitWriter: @unchecked Sendable {
         thread.start()
     }
 
+    /// One statement, committed durably before this returns.
     func write(_ sql: String, _ binds: [SQLiteValue]) async throws -> [[SQLiteValue]] {
+        try await write([SQLStatement(sql: sql, binds: binds)])[0]
+    }
+
+    /// Several statements in the same transaction (all committed, or none), in order.
+    func write(_ statements: [SQLStatement]) async throws -> [[[SQLiteValue]]] {
         try await withCheckedThrowingContinuation { continuation in
             condition.lock()
             if closed {
@@ -256,7 +279,7 @@ final class GroupCommitWriter: @unchecked Sendable {
                 continuation.resume(throwing: ConnectorError.storeUnavailable("the store is closed"))
                 return
             }
-            queue.append(Pending(sql: sql, binds: binds, continuation: continuation))
+            queue.append(Pending(statements: statements, continuation: continuation))
             condition.signal()
             condition.unlock()
         }
@@ -302,10 +325,10 @@ final class GroupCommitWriter: @unchecked Sendable {
     }
 
     private func run(_ batch: [Pending]) {
-        if batch.count == 1 {
+        if batch.count == 1 && batch[0].statements.count == 1 {
             // Autocommit: one statement, one durable commit.
             let p = batch[0]
-            p.continuation.resume(with: Result { try connection.query(p.sql, p.binds) })
+            p.continuation.resume(with: Result { [try connection.query(p.statements[0].sql, p.statements[0].binds)] })
             return
         }
         do {
@@ -314,7 +337,23 @@ final class GroupCommitWriter: @unchecked Sendable {
             for p in batch { p.continuation.resume(throwing: error) }
             return
         }
-        let results = batch.map { p in Result { try connection.query(p.sql, p.binds) } }
+        // A failing statement fails its own caller; a group (one caller's statements) is rolled
+        // back to its savepoint so it stays all-or-nothing while the rest of the batch commits.
+        let results = batch.map { p -> Result<[[[SQLiteValue]]], any Error> in
+            if p.statements.count == 1 {
+                return Result { [try connection.query(p.statements[0].sql, p.statements[0].binds)] }
+            }
+            do {
+                try connection.exec("SAVEPOINT grp")
+                let rows = try p.statements.map { try connection.query($0.sql, $0.binds) }
+                try connection.exec("RELEASE grp")
+                return .success(rows)
+            } catch {
+                try? connection.exec("ROLLBACK TO grp")
+                try? connection.exec("RELEASE grp")
+                return .failure(error)
+            }
+        }
         do {
             try connection.exec("COMMIT")
         } catch {

@@ -195,6 +195,7 @@ public final class FaultyStore: KeyValueStore, @unchecked Sendable {
     public func get(_ key: String) async throws -> StoredValue? { try await inner.get(key) }
     public func set(_ key: String, _ value: [UInt8], ttl: Duration?) async throws -> Int64 { try check(); return try await inner.set(key, value, ttl: ttl) }
     public func insertIfAbsent(_ key: String, _ value: [UInt8], ttl: Duration?) async throws -> InsertOutcome { try check(); return try await inner.insertIfAbsent(key, value, ttl: ttl) }
+    public func insertIfAbsent(_ entries: [StoreEntry]) async throws -> [Int64?] { try check(); return try await inner.insertIfAbsent(entries) }
     public func compareAndSwap(_ key: String, expectedVersion: Int64, _ value: [UInt8], ttl: Duration?) async throws -> SwapOutcome { try check(); return try await inner.compareAndSwap(key, expectedVersion: expectedVersion, value, ttl: ttl) }
     public func delete(_ key: String, expectedVersion: Int64?) async throws -> Bool { try check(); return try await inner.delete(key, expectedVersion: expectedVersion) }
     public func list(prefix: String, after: String?, limit: Int) async throws -> StorePage { try await inner.list(prefix: prefix, after: after, limit: limit) }

@@ -25,6 +25,7 @@ struct JSONProbe {
 
     /// Validates `bytes` as one JSON value and reads its top level.
     static func read(_ bytes: [UInt8]) throws -> TopLevel {
+        guard isValidUTF8(bytes) else { throw Failure.invalid }
         var probe = JSONProbe(bytes)
         var top = TopLevel()
         probe.skipWhitespace()
@@ -190,11 +191,39 @@ struct JSONProbe {
                 throw Failure.invalid
             }
         }
+        guard keep, index - 1 - start <= 200 else { return "" }
         let raw = bytes[start..<(index - 1)]
-        guard String(validating: raw, as: UTF8.self) != nil else { throw Failure.invalid }
-        guard keep, raw.count <= 200 else { return "" }
         if !hasEscape { return String(decoding: raw, as: UTF8.self) }
         return Self.unescape(raw)
+    }
+
+    /// RFC 3629 UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
+    static func isValidUTF8(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBufferPointer { p in
+            var i = 0
+            let n = p.count
+            while i < n {
+                let b = p[i]
+                if b < 0x80 { i += 1; continue }
+                let need: Int
+                var lower: UInt8 = 0x80, upper: UInt8 = 0xBF
+                switch b {
+                case 0xC2...0xDF: need = 1
+                case 0xE0: need = 2; lower = 0xA0
+                case 0xE1...0xEC, 0xEE...0xEF: need = 2
+                case 0xED: need = 2; upper = 0x9F
+                case 0xF0: need = 3; lower = 0x90
+                case 0xF1...0xF3: need = 3
+                case 0xF4: need = 3; upper = 0x8F
+                default: return false
+                }
+                guard i + need < n else { return false }
+                guard p[i + 1] >= lower && p[i + 1] <= upper else { return false }
+                for k in stride(from: 2, through: need, by: 1) where p[i + k] < 0x80 || p[i + k] > 0xBF { return false }
+                i += need + 1
+            }
+            return true
+        }
     }
 
     private static func isHex(_ b: UInt8) -> Bool {

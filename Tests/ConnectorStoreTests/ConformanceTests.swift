@@ -210,3 +210,48 @@ struct ConformanceTests {
         await #expect(throws: (any Error).self) { _ = try await store.get("x") }
     }
 }
+
+@Suite("KeyValueStore conformance: group inserts")
+struct GroupInsertConformanceTests {
+    @Test("a group insert writes every absent key and reports the ones already there", arguments: StoreBackend.allCases)
+    func groupInsert(backend: StoreBackend) async throws {
+        let clock = ManualWallClock()
+        let store = try await backend.make(clock: clock)
+        try await store.set("g/b", Array("old".utf8))
+        try await store.set("g/c", Array("short".utf8), ttl: .seconds(1))
+        clock.advance(by: 2)
+        let result = try await store.insertIfAbsent([
+            StoreEntry(key: "g/a", value: Array("a".utf8)),
+            StoreEntry(key: "g/b", value: Array("b".utf8)),
+            StoreEntry(key: "g/c", value: Array("c".utf8), ttl: .seconds(60)),
+        ])
+        #expect(result.count == 3)
+        #expect(result[0] != nil && result[1] == nil && result[2] != nil)
+        #expect(try await store.get("g/a")?.value == Array("a".utf8))
+        #expect(try await store.get("g/b")?.value == Array("old".utf8))
+        #expect(try await store.get("g/c")?.expiresAt == clock.now().addingTimeInterval(60))
+        #expect(try await store.insertIfAbsent([]).isEmpty)
+        await #expect(throws: ConnectorError.self) { _ = try await store.insertIfAbsent([StoreEntry(key: "g/ok", value: []), StoreEntry(key: "bad\u{1}", value: [])]) }
+        #expect(try await store.get("g/ok") == nil, "an invalid group writes nothing")
+    }
+
+    @Test("of concurrent groups sharing a key exactly one inserts it", arguments: StoreBackend.allCases)
+    func concurrentGroups(backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        for round in 0..<10 {
+            let results = try await withThrowingTaskGroup(of: [Int64?].self) { group in
+                for i in 0..<8 {
+                    group.addTask {
+                        try await store.insertIfAbsent([
+                            StoreEntry(key: "shared/\(round)", value: Array("\(i)".utf8)),
+                            StoreEntry(key: "own/\(round)/\(i)", value: Array("\(i)".utf8)),
+                        ])
+                    }
+                }
+                return try await group.reduce(into: [[Int64?]]()) { $0.append($1) }
+            }
+            #expect(results.filter { $0[0] != nil }.count == 1)
+            #expect(results.allSatisfy { $0[1] != nil })
+        }
+    }
+}
