@@ -70,9 +70,10 @@ public struct JSONLogHandler: LogHandler {
     public func log(event: LogEvent) {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
-        if let extra = event.metadata { merged.merge(extra) { _, new in new } }
+        if let extra = event.metadata, !extra.isEmpty { merged.merge(extra) { _, new in new } }
 
         var out = "{\"timestamp\":"
+        out.reserveCapacity(256)
         JSONText.appendString(Self.timestamp(clock.now()), to: &out)
         out += ",\"level\":"
         JSONText.appendString(event.level.rawValue, to: &out)
@@ -82,7 +83,7 @@ public struct JSONLogHandler: LogHandler {
         JSONText.appendString(event.message.description, to: &out)
         out += ",\"logger\":"
         JSONText.appendString(label, to: &out)
-        for key in merged.keys.sorted() where !["timestamp", "level", "severity", "message", "logger"].contains(key) {
+        for key in merged.keys.sorted() where !Self.reservedKeys.contains(key) {
             out += ","
             JSONText.appendString(key, to: &out)
             out += ":"
@@ -91,6 +92,8 @@ public struct JSONLogHandler: LogHandler {
         out += "}"
         sink.write(line: out)
     }
+
+    private static let reservedKeys: Set<String> = ["timestamp", "level", "severity", "message", "logger"]
 
     private static func append(_ value: Logger.Metadata.Value, to out: inout String) {
         switch value {
@@ -140,6 +143,13 @@ public struct JSONLogHandler: LogHandler {
 public enum JSONText {
     /// Appends `s` as a JSON string literal (quoted, escaped) to `out`.
     public static func appendString(_ s: String, to out: inout String) {
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
+            // Nothing to escape (the common case): one append.
+            out += "\""
+            out += s
+            out += "\""
+            return
+        }
         out.unicodeScalars.append("\"")
         for scalar in s.unicodeScalars {
             switch scalar {

@@ -51,10 +51,42 @@ public struct DeliveryRecord: Codable, Sendable, Equatable {
         case connection, topic, resourceID, webhookID, deliveryID, receivedAt, bodySHA256, bodyBytes, state, reason
     }
 
+    public init(connection: String, topic: String, resourceID: String, webhookID: String?, deliveryID: String?, receivedAt: Date,
+                bodySHA256: String, bodyBytes: Int, state: State, reason: String?, body: String?) {
+        self.connection = connection
+        self.topic = topic
+        self.resourceID = resourceID
+        self.webhookID = webhookID
+        self.deliveryID = deliveryID
+        self.receivedAt = receivedAt
+        self.bodySHA256 = bodySHA256
+        self.bodyBytes = bodyBytes
+        self.state = state
+        self.reason = reason
+        self.body = body
+    }
+
     /// Stored as the record's JSON, a newline, then the raw body bytes: the body is kept exactly
     /// as received and costs no escaping on the hot path.
     public func encoded() throws -> [UInt8] {
-        var bytes = try StoreJSON.encode(self)
+        // Hand-written (this runs on every delivery); `decode` reads it with the store's decoder.
+        var json = "{\"bodyBytes\":\(bodyBytes),\"bodySHA256\":"
+        JSONText.appendString(bodySHA256, to: &json)
+        json += ",\"connection\":"
+        JSONText.appendString(connection, to: &json)
+        if let deliveryID { json += ",\"deliveryID\":"; JSONText.appendString(deliveryID, to: &json) }
+        if let reason { json += ",\"reason\":"; JSONText.appendString(reason, to: &json) }
+        json += ",\"receivedAt\":"
+        JSONText.appendString(Formatting.timestamp(receivedAt), to: &json)
+        json += ",\"resourceID\":"
+        JSONText.appendString(resourceID, to: &json)
+        json += ",\"state\":"
+        JSONText.appendString(state.rawValue, to: &json)
+        json += ",\"topic\":"
+        JSONText.appendString(topic, to: &json)
+        if let webhookID { json += ",\"webhookID\":"; JSONText.appendString(webhookID, to: &json) }
+        json += "}"
+        var bytes = Array(json.utf8)
         if let body {
             bytes.append(0x0A)
             bytes.append(contentsOf: body.utf8)
@@ -81,6 +113,30 @@ public struct PendingWork: Codable, Sendable, Equatable {
     public var firstSeenAt: Date
     /// The delivery (or poll) that handed it on first.
     public var origin: String
+
+    public init(connection: String, kind: String, resourceID: String, firstSeenAt: Date, origin: String) {
+        self.connection = connection
+        self.kind = kind
+        self.resourceID = resourceID
+        self.firstSeenAt = firstSeenAt
+        self.origin = origin
+    }
+
+    /// Hand-written JSON (written on every delivery); read back with the store's decoder.
+    public func encoded() -> [UInt8] {
+        var json = "{\"connection\":"
+        JSONText.appendString(connection, to: &json)
+        json += ",\"firstSeenAt\":"
+        JSONText.appendString(Formatting.timestamp(firstSeenAt), to: &json)
+        json += ",\"kind\":"
+        JSONText.appendString(kind, to: &json)
+        json += ",\"origin\":"
+        JSONText.appendString(origin, to: &json)
+        json += ",\"resourceID\":"
+        JSONText.appendString(resourceID, to: &json)
+        json += "}"
+        return Array(json.utf8)
+    }
 }
 
 /// SPEC §9: verifies, deduplicates and records WooCommerce deliveries, hands work on durably,
@@ -200,7 +256,7 @@ public struct WebhookIntake: Sendable {
             var entries = [StoreEntry(key: key, value: try record.encoded(), ttl: settings.retention)]
             if let handOff {
                 let work = PendingWork(connection: connectionID, kind: handOff.kind, resourceID: handOff.id, firstSeenAt: record.receivedAt, origin: key)
-                entries.append(StoreEntry(key: Keyspace.pending(connectionID, kind: handOff.kind, resourceID: handOff.id), value: try StoreJSON.encode(work), ttl: settings.retention))
+                entries.append(StoreEntry(key: Keyspace.pending(connectionID, kind: handOff.kind, resourceID: handOff.id), value: work.encoded(), ttl: settings.retention))
             }
             let written = try await store.insertIfAbsent(entries)
             if written[0] == nil {

@@ -1,4 +1,6 @@
 import ConnectorSamples
+import ConnectorFlows
+import ConnectorStore
 import Foundation
 import Testing
 import WooCommerceAPI
@@ -53,5 +55,25 @@ struct DeliveryBodyTests {
         #expect(classify(deep) == .unusable(reason: "body nests deeper than 256 levels"))
         let fine = #"{"id":1,"x":"# + String(repeating: "[", count: 200) + String(repeating: "]", count: 200) + "}"
         #expect(classify(fine) == .resource(id: 1))
+    }
+}
+
+@Suite("Stored records")
+struct StoredRecordTests {
+    @Test("hand-written record encodings read back exactly, body bytes included")
+    func roundTrip() throws {
+        let date = Date(unixMilliseconds: 1_795_000_123_456)
+        let body = #"{"id":11,"note":"line\nbreak \"quoted\" \/ é"}"#
+        let record = DeliveryRecord(connection: "acme", topic: "order.updated", resourceID: "11", webhookID: "2", deliveryID: "b833\"x",
+                                    receivedAt: date, bodySHA256: "ab12", bodyBytes: body.utf8.count, state: .handedOff, reason: "why \\ not", body: body)
+        let decoded = try DeliveryRecord.decode(try record.encoded())
+        #expect(decoded == record)
+        var bare = record
+        bare.body = nil
+        bare.webhookID = nil
+        bare.reason = nil
+        #expect(try DeliveryRecord.decode(try bare.encoded()) == bare)
+        let work = PendingWork(connection: "acme", kind: "order", resourceID: "11", firstSeenAt: date, origin: "delivery/acme/x")
+        #expect(try StoreJSON.decoder.decode(PendingWork.self, from: Data(work.encoded())) == work)
     }
 }
