@@ -42,8 +42,9 @@ let package = Package(
         // The KeyValueStore protocol, leases over it, and the in-memory backend.
         .target(name: "ConnectorStore", dependencies: ["ConnectorCore"]),
         // SQLite as sqlite-nio bundles it (its `VaporCSQLite` module), driven through the C API.
+        .target(name: "ConnectorSQLiteShim", dependencies: [.product(name: "SQLiteNIO", package: "sqlite-nio")]),
         .target(name: "ConnectorStoreSQLite", dependencies: [
-            "ConnectorStore",
+            "ConnectorStore", "ConnectorSQLiteShim",
             .product(name: "SQLiteNIO", package: "sqlite-nio"),
         ]),
         // Connection records: strict schema, defaults, sealed secrets.

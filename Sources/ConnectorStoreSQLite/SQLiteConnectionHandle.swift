@@ -1,4 +1,5 @@
 import ConnectorCore
+import ConnectorSQLiteShim
 import Foundation
 import VaporCSQLite
 
@@ -38,6 +39,9 @@ final class SQLiteConnectionHandle: @unchecked Sendable {
         db = handle
         // Another process may hold the write lock: wait for it (bounded) instead of failing.
         sqlite_nio_sqlite3_busy_timeout(handle, 15_000)
+        // A short-lived process (once mode) must not pay a full WAL checkpoint, with its fsyncs,
+        // every time it exits; SQLite's automatic checkpoints (every ~1000 pages) still run.
+        _ = mlc_sqlite_disable_checkpoint_on_close(UnsafeMutableRawPointer(handle))
     }
 
     deinit { close() }
