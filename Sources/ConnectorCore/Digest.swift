@@ -4,8 +4,8 @@ import Foundation
 /// Small, allocation-light digests and comparisons used on the hot path.
 public enum Digests {
     /// Lower-case hex SHA-256 of `bytes`.
-    public static func sha256Hex<Bytes: DataProtocol>(_ bytes: Bytes) -> String {
-        hex(SHA256.hash(data: bytes))
+    public static func sha256Hex(_ bytes: [UInt8]) -> String {
+        bytes.withUnsafeBytes { hex(SHA256.hash(data: $0)) }
     }
 
     /// Lower-case hex of any byte sequence.

@@ -156,6 +156,11 @@ public enum StoreKey {
     /// Escapes one path segment taken from outside (a connection id, a topic) so it can never
     /// contain the `/` separator or leave printable ASCII.
     public static func segment(_ raw: String) -> String {
+        func isSafe(_ byte: UInt8) -> Bool {
+            (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+                || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".")
+        }
+        if !raw.isEmpty && raw.utf8.allSatisfy(isSafe) { return raw }
         var out = ""
         for byte in raw.utf8 {
             let isSafe = (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)

@@ -77,3 +77,23 @@ struct StoredRecordTests {
         #expect(try StoreJSON.decoder.decode(PendingWork.self, from: Data(work.encoded())) == work)
     }
 }
+
+@Suite("Store URL identity")
+struct StoreURLTests {
+    @Test(arguments: [
+        ("https://shop.example.com/", "https://shop.example.com"),
+        ("HTTPS://Shop.Example.com:443//", "https://shop.example.com"),
+        ("http://shop.example.com:80/", "http://shop.example.com"),
+        ("https://127.0.0.1:8443/", "https://127.0.0.1:8443"),
+        ("https://[::1]:8443/shop/", "https://[::1]:8443/shop"),
+        ("https://example.com/Shop/", "https://example.com/Shop"),
+    ])
+    func normalizes(input: String, expected: String) {
+        #expect(StoreURL.normalized(input) == expected)
+    }
+
+    @Test(arguments: ["ftp://shop.example.com", "https://", "shop.example.com", "https://user@shop.example.com", "https://shop.example.com:abc/", "https://shop.example.com/?x=1", ""])
+    func refuses(input: String) {
+        #expect(StoreURL.normalized(input) == nil)
+    }
+}
