@@ -32,6 +32,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", exact: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", exact: "2.37.6"),
     ],
     targets: [
         // Typed ids, errors, clocks, JSON log lines, CloudEvents — no I/O.
@@ -46,6 +48,13 @@ let package = Package(
         .target(name: "ConnectorStoreSQLite", dependencies: [
             "ConnectorStore", "ConnectorSQLiteShim",
             .product(name: "SQLiteNIO", package: "sqlite-nio"),
+        ]),
+        // PostgreSQL (production): postgres-nio's pooled client, versioned migrations.
+        .target(name: "ConnectorStorePostgres", dependencies: [
+            "ConnectorStore",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         // Connection records: strict schema, defaults, sealed secrets.
         .target(name: "ConnectorConnections", dependencies: [
@@ -63,7 +72,7 @@ let package = Package(
         ]),
         // Front doors: once and http (CloudEvents) adapters, mode selection, store from URL.
         .target(name: "ConnectorRuntime", dependencies: [
-            "ConnectorCore", "ConnectorStore", "ConnectorStoreSQLite",
+            "ConnectorCore", "ConnectorStore", "ConnectorStoreSQLite", "ConnectorStorePostgres",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -89,10 +98,10 @@ let package = Package(
         // Test doubles and helpers shared by the test targets.
         .target(
             name: "ConnectorTestSupport",
-            dependencies: ["ConnectorCore", "ConnectorStore", "ConnectorStoreSQLite", "ConnectorConnections", "ConnectorSamples"]
+            dependencies: ["ConnectorCore", "ConnectorStore", "ConnectorStoreSQLite", "ConnectorStorePostgres", "ConnectorConnections", "ConnectorSamples"]
         ),
         .testTarget(name: "ConnectorStoreTests", dependencies: [
-            "ConnectorStore", "ConnectorStoreSQLite", "ConnectorTestSupport",
+            "ConnectorStore", "ConnectorStoreSQLite", "ConnectorStorePostgres", "ConnectorTestSupport",
         ]),
         .testTarget(name: "ConnectorConnectionsTests", dependencies: [
             "ConnectorConnections", "ConnectorTestSupport", "ConnectorStore", "ConnectorStoreSQLite",

@@ -1,5 +1,6 @@
 import ConnectorCore
 import ConnectorStore
+import ConnectorStorePostgres
 import ConnectorStoreSQLite
 import Foundation
 import Logging
@@ -95,7 +96,7 @@ public enum StoreFactory {
             return try await SQLiteStore.open(path: path, clock: clock)
         }
         if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
-            throw ConnectorError.invalidConfiguration("the PostgreSQL store is not in this build yet", fix: "use sqlite:PATH for now (the postgres:// backend is the production-state issue)")
+            return try await PostgresStore.open(url: url, clock: clock)
         }
         throw ConnectorError.invalidConfiguration("MLC_STORE_URL '\(url.prefix(12))…' names no known store", fix: "use sqlite:PATH, postgres://… or memory:")
     }

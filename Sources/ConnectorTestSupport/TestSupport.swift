@@ -1,6 +1,7 @@
 import ConnectorConnections
 import ConnectorCore
 import ConnectorStore
+import ConnectorStorePostgres
 import ConnectorStoreSQLite
 import Foundation
 import Logging
@@ -11,14 +12,45 @@ import Synchronization
 public enum StoreBackend: String, CaseIterable, Sendable, CustomStringConvertible {
     case memory
     case sqlite
+    /// Needs `MLC_TEST_POSTGRES_URL` (scripts/test starts a throwaway PostgreSQL and sets it).
+    case postgres
 
     public var description: String { rawValue }
+
+    /// The PostgreSQL server the suite may use, if one was started for it.
+    public static var postgresURL: String? {
+        ProcessInfo.processInfo.environment["MLC_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// The backends this run can exercise: always memory and SQLite; PostgreSQL when a server
+    /// was provided (in CI its absence is itself a failing test, see `PostgresAvailabilityTests`).
+    public static var available: [StoreBackend] {
+        postgresURL == nil ? [.memory, .sqlite] : [.memory, .sqlite, .postgres]
+    }
+
+    /// Backends with a file or server other OS processes can share.
+    public static var shared: [StoreBackend] { available.filter { $0 != .memory } }
 
     /// A fresh, empty store of this kind.
     public func make(clock: any WallClock = SystemWallClock()) async throws -> any KeyValueStore {
         switch self {
         case .memory: return MemoryStore(clock: clock)
         case .sqlite: return try await SQLiteStore.open(path: TemporaryDirectory.make().appendingPathComponent("state.sqlite").path, clock: clock)
+        case .postgres: return try await PostgresStore.open(url: try freshURL(), clock: clock)
+        }
+    }
+
+    /// A store URL no other test uses: a new SQLite file, or a new PostgreSQL schema.
+    public func freshURL() throws -> String {
+        switch self {
+        case .memory: return "memory:"
+        case .sqlite: return "sqlite:" + TemporaryDirectory.make().appendingPathComponent("state.sqlite").path
+        case .postgres:
+            guard let base = Self.postgresURL else {
+                throw ConnectorError.storeUnavailable("no PostgreSQL for the tests", fix: "run the suite through scripts/test, which starts one")
+            }
+            let schema = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20)
+            return base + (base.contains("?") ? "&" : "?") + "schema=\(schema)"
         }
     }
 }
@@ -62,9 +94,9 @@ public struct ProcessResult: Sendable {
 
 public enum ProcessRunner {
     /// Runs `executable` to completion (bounded by `timeout` seconds; killed after).
-    public static func run(_ executable: URL, _ arguments: [String], environment: [String: String] = [:], stdin: String? = nil, timeout: TimeInterval = 60) throws -> ProcessResult {
+    public static func run(_ executable: URL, _ arguments: [String], environment: [String: String] = [:], stdin: String? = nil, timeout: TimeInterval = 60) async throws -> ProcessResult {
         let process = try start(executable, arguments, environment: environment, stdin: stdin)
-        return try process.wait(timeout: timeout)
+        return try await process.wait(timeout: timeout)
     }
 
     public static func start(_ executable: URL, _ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) throws -> RunningProcess {
@@ -109,25 +141,25 @@ public final class RunningProcess: @unchecked Sendable {
     public var stdoutSoFar: String { lock.lock(); defer { lock.unlock() }; return String(decoding: out, as: UTF8.self) }
     public var stderrSoFar: String { lock.lock(); defer { lock.unlock() }; return String(decoding: err, as: UTF8.self) }
 
-    /// Polls (bounded) until `predicate` holds on the output collected so far.
-    public func waitForOutput(timeout: TimeInterval = 30, _ predicate: (String) -> Bool) -> Bool {
+    /// Polls (bounded) until `predicate` holds on the output collected so far. Suspends between
+    /// polls instead of blocking: a blocked thread could starve the very task it waits for.
+    public func waitForOutput(timeout: TimeInterval = 30, _ predicate: (String) -> Bool) async -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if predicate(stdoutSoFar + stderrSoFar) { return true }
             if !process.isRunning { return predicate(stdoutSoFar + stderrSoFar) }
-            // Waiting on another process's output: there is no event to await across processes.
-            usleep(10_000)
+            try? await Task.sleep(for: .milliseconds(10))  // another process's output: there is no event to await
         }
         return false
     }
 
     public func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
 
-    public func wait(timeout: TimeInterval = 60) throws -> ProcessResult {
+    /// Waits (bounded, suspending) for the child to exit and its output to be drained.
+    public func wait(timeout: TimeInterval = 60) async throws -> ProcessResult {
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline {
-            // Bounded wait for a child process to exit.
-            usleep(5_000)
+            try? await Task.sleep(for: .milliseconds(5))  // a child process's exit: polled, bounded
         }
         if process.isRunning {
             process.terminate()
@@ -135,8 +167,7 @@ public final class RunningProcess: @unchecked Sendable {
             throw ConnectorError.invalidInput("\(process.executableURL?.lastPathComponent ?? "process") did not finish within \(Int(timeout)) s")
         }
         process.waitUntilExit()
-        // Give the readability handlers their last chunk.
-        usleep(20_000)
+        try? await Task.sleep(for: .milliseconds(20))  // let the pipe handlers take their last chunk
         return ProcessResult(status: process.terminationStatus, stdout: stdoutSoFar, stderr: stderrSoFar)
     }
 }

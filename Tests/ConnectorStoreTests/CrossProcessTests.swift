@@ -1,5 +1,6 @@
 import ConnectorCore
 import ConnectorStore
+import ConnectorStorePostgres
 import ConnectorStoreSQLite
 import ConnectorTestSupport
 import Foundation
@@ -11,24 +12,26 @@ import Testing
 struct CrossProcessTests {
     struct Round: Decodable { var round: Int; var won: Bool }
 
-    func race(store url: String, operation: String, rounds: Int, processes: Int = 2) throws -> [[Round]] {
+    func race(store url: String, operation: String, rounds: Int, processes: Int = 2) async throws -> [[Round]] {
         let mlc = try PackagePaths.executable("mlc")
         let start = Date().addingTimeInterval(1.5).unixMilliseconds
         let running = try (0..<processes).map { i in
             try ProcessRunner.start(mlc, ["store-probe", "--store", url, "--operation", operation, "--owner", "p\(i)",
                                           "--prefix", "\(operation)/", "--rounds", "\(rounds)", "--start-at-ms", "\(start)"])
         }
-        return try running.map { process in
-            let result = try process.wait(timeout: 120)
+        var all: [[Round]] = []
+        for process in running {
+            let result = try await process.wait(timeout: 120)
             #expect(result.status == 0, "probe failed: \(result.stderr)")
-            return result.stdout.split(separator: "\n").compactMap { try? JSONDecoder().decode(Round.self, from: Data($0.utf8)) }
+            all.append(result.stdout.split(separator: "\n").compactMap { try? JSONDecoder().decode(Round.self, from: Data($0.utf8)) })
         }
+        return all
     }
 
-    @Test("two processes racing insertIfAbsent on one SQLite file: exactly one winner in each of 200 rounds")
-    func insertRace() throws {
-        let url = "sqlite:" + TemporaryDirectory.make().appendingPathComponent("race.sqlite").path
-        let results = try race(store: url, operation: "insert", rounds: 200)
+    @Test("processes racing insertIfAbsent on one shared store: exactly one winner in each of 200 rounds", arguments: StoreBackend.shared)
+    func insertRace(backend: StoreBackend) async throws {
+        let url = try backend.freshURL()
+        let results = try await race(store: url, operation: "insert", rounds: 200, processes: backend == .postgres ? 4 : 2)
         #expect(results.allSatisfy { $0.count == 200 })
         for round in 0..<200 {
             let winners = results.filter { $0.first { $0.round == round }?.won == true }.count
@@ -36,10 +39,10 @@ struct CrossProcessTests {
         }
     }
 
-    @Test("two processes racing for a lease on one SQLite file: exactly one holder in each of 200 rounds")
-    func leaseRace() throws {
-        let url = "sqlite:" + TemporaryDirectory.make().appendingPathComponent("lease.sqlite").path
-        let results = try race(store: url, operation: "lease", rounds: 200)
+    @Test("processes racing for a lease on one shared store: exactly one holder in each of 200 rounds", arguments: StoreBackend.shared)
+    func leaseRace(backend: StoreBackend) async throws {
+        let url = try backend.freshURL()
+        let results = try await race(store: url, operation: "lease", rounds: 200, processes: backend == .postgres ? 4 : 2)
         #expect(results.allSatisfy { $0.count == 200 })
         for round in 0..<200 {
             let winners = results.filter { $0.first { $0.round == round }?.won == true }.count
@@ -47,27 +50,44 @@ struct CrossProcessTests {
         }
     }
 
-    @Test("a lease held by one process is taken by another only after it expires")
-    func leaseTakeoverAfterExpiry() throws {
+    @Test("a lease held by one process is taken by another only after it expires", arguments: StoreBackend.shared)
+    func leaseTakeoverAfterExpiry(backend: StoreBackend) async throws {
         let mlc = try PackagePaths.executable("mlc")
-        let url = "sqlite:" + TemporaryDirectory.make().appendingPathComponent("takeover.sqlite").path
+        let url = try backend.freshURL()
         let t0 = Date().unixMilliseconds
-        func attempt(_ owner: String, at now: Int64) throws -> Bool {
-            let r = try ProcessRunner.run(mlc, ["store-probe", "--store", url, "--operation", "lease", "--owner", owner, "--prefix", "order-lease/", "--now-ms", "\(now)", "--ttl-ms", "30000"])
+        func attempt(_ owner: String, at now: Int64) async throws -> Bool {
+            let r = try await ProcessRunner.run(mlc, ["store-probe", "--store", url, "--operation", "lease", "--owner", owner, "--prefix", "order-lease/", "--now-ms", "\(now)", "--ttl-ms", "30000"])
             #expect(r.status == 0, "\(r.stderr)")
             return r.stdout.contains("\"won\":true")
         }
-        #expect(try attempt("first", at: t0))
-        #expect(try attempt("second", at: t0 + 29_000) == false)
-        #expect(try attempt("second", at: t0 + 30_001))
-        #expect(try attempt("first", at: t0 + 31_000) == false)
+        let first = try await attempt("first", at: t0)
+        let tooEarly = try await attempt("second", at: t0 + 29_000)
+        let afterExpiry = try await attempt("second", at: t0 + 30_001)
+        let backTooLate = try await attempt("first", at: t0 + 31_000)
+        #expect(first)
+        #expect(!tooEarly)
+        #expect(afterExpiry)
+        #expect(!backTooLate)
+    }
+
+    @Test("values written by one process survive its exit and are read by another", arguments: [StoreBackend.postgres].filter { StoreBackend.available.contains($0) })
+    func valuesSurviveAcrossProcessesPostgres(backend: StoreBackend) async throws {
+        let mlc = try PackagePaths.executable("mlc")
+        let url = try backend.freshURL()
+        let r = try await ProcessRunner.run(mlc, ["store-probe", "--store", url, "--operation", "insert", "--owner", "writer", "--prefix", "durable/", "--rounds", "5"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let store = try await PostgresStore.open(url: url)
+        for i in 0..<5 {
+            #expect(try await store.get("durable/\(i)")?.value == Array("writer".utf8))
+        }
+        try await store.close()
     }
 
     @Test("values written by one process survive its exit and are read by the next")
     func valuesSurviveRestart() async throws {
         let mlc = try PackagePaths.executable("mlc")
         let path = TemporaryDirectory.make().appendingPathComponent("restart.sqlite").path
-        let r = try ProcessRunner.run(mlc, ["store-probe", "--store", "sqlite:" + path, "--operation", "insert", "--owner", "writer", "--prefix", "durable/", "--rounds", "5"])
+        let r = try await ProcessRunner.run(mlc, ["store-probe", "--store", "sqlite:" + path, "--operation", "insert", "--owner", "writer", "--prefix", "durable/", "--rounds", "5"])
         #expect(r.status == 0)
         let store = try await SQLiteStore.open(path: path)
         for i in 0..<5 {

@@ -45,18 +45,18 @@ struct EndToEndTests {
 
     /// The documented steps of functions/webhook-receiver/README.md, run as a user runs them.
     @Test("every event file in functions/webhook-receiver/events works in once mode on a fresh store")
-    func onceModeOnTheShippedEvents() throws {
+    func onceModeOnTheShippedEvents() async throws {
         let receiver = try PackagePaths.executable("webhook-receiver")
         let mlc = try PackagePaths.executable("mlc")
         let events = PackagePaths.root.appendingPathComponent("functions/webhook-receiver/events")
         let env = ["MLC_STORE_URL": "sqlite:" + TemporaryDirectory.make().appendingPathComponent("state.sqlite").path,
                    "MLC_MASTER_KEY_FILE": events.appendingPathComponent("local-test-master-key").path]
-        let add = try ProcessRunner.run(mlc, ["connection", "add", "--file", events.appendingPathComponent("local-test-connection.json").path], environment: env)
+        let add = try await ProcessRunner.run(mlc, ["connection", "add", "--file", events.appendingPathComponent("local-test-connection.json").path], environment: env)
         #expect(add.status == 0, "\(add.stderr)")
         let files = try FileManager.default.contentsOfDirectory(atPath: events.path).filter { $0.hasSuffix(".json") && $0 != "local-test-connection.json" }.sorted()
         #expect(files.count == 26)
         for file in files {
-            let r = try ProcessRunner.run(receiver, ["--event-file", events.appendingPathComponent(file).path], environment: env)
+            let r = try await ProcessRunner.run(receiver, ["--event-file", events.appendingPathComponent(file).path], environment: env)
             let expected: Int32 = file.hasPrefix("forged") || file.hasPrefix("wrong-source") ? 65 : 0
             #expect(r.status == expected, "\(file): exit \(r.status) \(r.stdout) \(r.stderr)")
             let lines = r.stdout.split(separator: "\n")
@@ -66,20 +66,20 @@ struct EndToEndTests {
             #expect(r.stderr.split(separator: "\n").allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) != nil }, "logs are JSON lines on stderr")
         }
         // Replaying one is a duplicate, still exit 0.
-        let again = try ProcessRunner.run(receiver, ["--event-file", events.appendingPathComponent("05-order-updated-set-paid.json").path], environment: env)
+        let again = try await ProcessRunner.run(receiver, ["--event-file", events.appendingPathComponent("05-order-updated-set-paid.json").path], environment: env)
         #expect(again.status == 0)
         #expect(again.stdout.contains("duplicate"))
         // Without the connection's master key the delivery cannot be verified: retry (75), one clear log line.
         var wrongKey = env
         wrongKey["MLC_MASTER_KEY_FILE"] = nil
         wrongKey["MLC_MASTER_KEY"] = Data(repeating: 9, count: 32).base64EncodedString()
-        let locked = try ProcessRunner.run(receiver, ["--event-file", events.appendingPathComponent("19-order-updated-coupon-tax-shipping-fee-paid.json").path], environment: wrongKey)
+        let locked = try await ProcessRunner.run(receiver, ["--event-file", events.appendingPathComponent("19-order-updated-coupon-tax-shipping-fee-paid.json").path], environment: wrongKey)
         #expect(locked.status == 75)
         #expect(locked.stderr.contains("MLC_MASTER_KEY"))
         // A scaled platform refuses the local store at start-up.
         var scaled = env
         scaled["K_SERVICE"] = "webhook-receiver"
-        let refused = try ProcessRunner.run(receiver, ["--event-file", events.appendingPathComponent("05-order-updated-set-paid.json").path], environment: scaled)
+        let refused = try await ProcessRunner.run(receiver, ["--event-file", events.appendingPathComponent("05-order-updated-set-paid.json").path], environment: scaled)
         #expect(refused.status == 78)
         #expect(refused.stderr.contains("MLC_ALLOW_LOCAL_STORE"))
     }
@@ -96,7 +96,8 @@ struct EndToEndTests {
              "dynamics":{"environmentURL":"https://x.operations.dynamics.com","tenantId":"t","clientId":"c","clientSecret":"s","legalEntity":"usmf"}}
             """.utf8).write(to: connectionFile)
         let env = ["MLC_STORE_URL": store, "MLC_MASTER_KEY": key]
-        #expect(try ProcessRunner.run(mlc, ["connection", "add", "--file", connectionFile.path], environment: env).status == 0)
+        let added = try await ProcessRunner.run(mlc, ["connection", "add", "--file", connectionFile.path], environment: env)
+        #expect(added.status == 0)
         var serverEnv = env
         serverEnv["MLC_MODE"] = "http"
         serverEnv["PORT"] = "0"
@@ -104,7 +105,7 @@ struct EndToEndTests {
         serverEnv["MLC_LOG_LEVEL"] = "debug"
         let server = try ProcessRunner.start(receiver, [], environment: serverEnv)
         defer { if server.process.isRunning { server.signal(SIGKILL) } }
-        #expect(server.waitForOutput { $0.contains("http.listening") })
+        #expect(await server.waitForOutput { $0.contains("http.listening") })
         let port = try #require(server.stdoutSoFar.split(separator: "\n").compactMap { line -> Int? in
             guard line.contains("http.listening"), let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
             return (obj["port"] as? String).flatMap(Int.init)
@@ -122,16 +123,16 @@ struct EndToEndTests {
         request.body = .stream(chunks, length: .known(Int64(delivery.body.count)))
         async let response = HTTPClient.shared.execute(request, timeout: .seconds(30))
         feed.yield(ByteBuffer(bytes: delivery.body[..<half]))
-        #expect(server.waitForOutput { $0.contains("http.request.begin") }, "the request reached the handler")
+        #expect(await server.waitForOutput { $0.contains("http.request.begin") }, "the request reached the handler")
         server.signal(SIGTERM)
-        #expect(server.waitForOutput { $0.contains("http.draining") }, "graceful shutdown began")
+        #expect(await server.waitForOutput { $0.contains("http.draining") }, "graceful shutdown began")
         feed.yield(ByteBuffer(bytes: delivery.body[half...]))
         feed.finish()
         let answer = try await response
         #expect(answer.status.code == 200)
         var body = try await answer.body.collect(upTo: 1 << 16)
         #expect(body.readString(length: body.readableBytes)?.contains("handedOff") == true)
-        let exit = try server.wait(timeout: 30)
+        let exit = try await server.wait(timeout: 30)
         #expect(exit.status == 0)
         #expect(exit.stdout.contains("http.stopped"))
     }
