@@ -7,15 +7,22 @@ public struct SecretValue: Sendable, Equatable, Codable, CustomStringConvertible
     private let text: String
     public init(_ text: String) { self.text = text }
     public init(from decoder: any Decoder) throws { text = try decoder.singleValueContainer().decode(String.self) }
+    /// Encodes the mask, unless the encoder's `userInfo[.revealSecrets]` is true: printing or
+    /// storing a connection can never write a secret by accident.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()
-        try c.encode(text)
+        try c.encode(encoder.userInfo[.revealSecrets] as? Bool == true ? text : (text.isEmpty ? "" : "••••••"))
     }
     /// The secret itself. Call only where it is used (a signature key, an Authorization header).
     public func reveal() -> String { text }
     public var isEmpty: Bool { text.isEmpty }
     public var description: String { "••••••" }
     public var debugDescription: String { "••••••" }
+}
+
+extension CodingUserInfoKey {
+    /// Set to `true` to encode `SecretValue`s in clear (writing a sandbox connection file).
+    public static let revealSecrets = CodingUserInfoKey(rawValue: "mlc.revealSecrets")!
 }
 
 /// One WooCommerce store + one F&O environment and legal entity + mappings + schedules (SPEC §6).

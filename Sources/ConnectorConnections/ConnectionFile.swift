@@ -33,7 +33,7 @@ public enum ConnectionFile {
             return .invalidConfiguration("\(source): required key '\(path)' is missing", fix: "add '\(path)' (SPEC §6 lists the required keys)")
         case .dataCorrupted(let context) where context.debugDescription == "unknown key":
             let path = dottedPath(context.codingPath)
-            return .invalidConfiguration("\(source): unknown key '\(path)'", fix: "remove it or fix its spelling; every key is listed in the README's configuration reference")
+            return .invalidConfiguration("\(source): unknown key '\(path)'", fix: "remove it or fix its spelling (every key, with its default, is documented in Sources/ConnectorConnections/Connection.swift)")
         case .dataCorrupted(let context):
             if context.codingPath.isEmpty {
                 return .invalidConfiguration("\(source): not valid JSON", fix: "check the file with a JSON linter")
@@ -75,9 +75,11 @@ public enum ConnectionFile {
             throw fail("id", "must be 1–40 lower-case letters, digits or '-', starting with a letter or digit")
         }
         // WooCommerce
-        guard let store = URLComponents(string: c.woocommerce.baseURL), let scheme = store.scheme?.lowercased(),
-              ["http", "https"].contains(scheme), let host = store.host, !host.isEmpty, store.query == nil else {
-            throw fail("woocommerce.baseURL", "must be the store's http(s) home URL, e.g. https://shop.example.com")
+        // The same normaliser the receiver compares X-WC-Webhook-Source with: a URL it cannot
+        // read would make every delivery fail the source check.
+        guard StoreURL.normalized(c.woocommerce.baseURL) != nil, let store = URLComponents(string: c.woocommerce.baseURL),
+              let scheme = store.scheme?.lowercased() else {
+            throw fail("woocommerce.baseURL", "must be the store's http(s) home URL without user, query or fragment, e.g. https://shop.example.com")
         }
         for (name, value) in [("consumerKey", c.woocommerce.consumerKey), ("consumerSecret", c.woocommerce.consumerSecret), ("webhookSecret", c.woocommerce.webhookSecret)] where value.isEmpty {
             throw fail("woocommerce.\(name)", "is empty")
@@ -164,8 +166,12 @@ public enum ConnectionFile {
         guard c.alerts.windowMinutes >= 1 else { throw fail("alerts.windowMinutes", "must be at least 1") }
     }
 
+    /// localhost, ::1, or a dotted IPv4 address in 127.0.0.0/8 — never a name that merely starts with "127.".
     static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+        if host == "localhost" || host == "::1" || host == "[::1]" { return true }
+        let octets = host.split(separator: ".", omittingEmptySubsequences: false)
+        guard octets.count == 4, octets[0] == "127" else { return false }
+        return octets.allSatisfy { $0.count <= 3 && UInt8($0) != nil }
     }
 }
 

@@ -44,6 +44,7 @@ public struct ConnectionRepository: Sendable {
             connection.dynamics.businessEventCode = Self.generateCode()
         }
         try await checkPrefixIsUnique(connection)
+        try await checkKeyMatchesStore(key)
         let now = clock.now()
         let record = try seal(connection, key: key, createdAt: now, updatedAt: now)
         if case .exists = try await store.insertJSONIfAbsent(Keyspace.connection(connection.id), record) {
@@ -57,9 +58,12 @@ public struct ConnectionRepository: Sendable {
         guard let (stored, version) = try await store.getJSON(ConnectionRecord.self, Keyspace.connection(connection.id)) else {
             throw ConnectorError.notFound("connection '\(connection.id)' does not exist", fix: "use: mlc connection add --file F")
         }
+        // Opening the stored record proves the key is the one it was sealed with: an update must
+        // never silently re-seal a connection under another key (only `key rotate` does that).
+        let current = try open(stored, key: key)
         var connection = connection
         if connection.dynamics.businessEventCode.isEmpty {
-            connection.dynamics.businessEventCode = try open(stored, key: key).dynamics.businessEventCode
+            connection.dynamics.businessEventCode = current.dynamics.businessEventCode
         }
         try await checkPrefixIsUnique(connection)
         let record = try seal(connection, key: key, createdAt: stored.createdAt, updatedAt: clock.now())
@@ -130,7 +134,8 @@ public struct ConnectionRepository: Sendable {
             throw ConnectorError.notFound("connection '\(id)' does not exist")
         }
         var removed = 1
-        var prefixes = Keyspace.removablePrefixes(id) + [Keyspace.connectionState(id)]
+        if try await store.delete(Keyspace.connectionState(id)) { removed += 1 }
+        var prefixes = Keyspace.removablePrefixes(id)
         if purge { prefixes += Keyspace.durablePrefixes(id) }
         for prefix in prefixes {
             while true {
@@ -140,6 +145,16 @@ public struct ConnectionRepository: Sendable {
             }
         }
         return removed
+    }
+
+    /// One store, one master key: a connection sealed under another key than the others would
+    /// leave every function able to open only some of them.
+    private func checkKeyMatchesStore(_ key: MasterKey) async throws {
+        for other in try await list() where !other.keyIDs.isEmpty && other.keyIDs != [key.id] {
+            throw ConnectorError.masterKey(
+                "connection '\(other.id)' in this store is sealed with master key \(other.keyIDs.sorted().joined(separator: ", ")), but the key given is \(key.id)",
+                fix: "set MLC_MASTER_KEY (or MLC_MASTER_KEY_FILE) to this store's key")
+        }
     }
 
     private func checkPrefixIsUnique(_ connection: Connection) async throws {

@@ -107,5 +107,9 @@ public protocol FunctionHandler: Sendable {
 /// Wakes a consumer after a hand-off was written durably (Knative's K_SINK). Losing a wake-up
 /// loses nothing: pending work is re-handed by the poll.
 public protocol WakeUpSender: Sendable {
-    func send(_ event: CloudEvent, logger: Logger) async
+    /// Starts sending `event` without delaying the caller's answer.
+    func send(_ event: CloudEvent, logger: Logger)
+    /// Waits (bounded) for the wake-ups already started — before a once-mode process exits or
+    /// an http-mode process stops.
+    func drain() async
 }

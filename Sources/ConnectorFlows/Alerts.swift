@@ -64,7 +64,9 @@ public struct AlertCenter: Sendable {
                 return true
             }
         }
-        return false
+        // Lost every race for the record: still make sure a person hears about it.
+        logger.error("alert", metadata: ["alert": .stringConvertible(true), "connection": "\(connection)", "alert.reason": "\(reason)", "alert.detail": "\(detail)", "alert.note": "alert record contended"])
+        return true
     }
 
     /// The alert records of `connection`.

@@ -183,7 +183,7 @@ public struct WebhookIntake: Sendable {
             await alerts.raise(connection: connectionID, reason: "connection-unreadable", detail: error.description, window: settings.alertWindow, logger: logger)
             return .retry("connection cannot be read: \(error.label)")
         } catch {
-            logger.error("webhook.connection_unreadable", metadata: ["error": "\(error)"])
+            await alerts.raise(connection: connectionID, reason: "connection-unreadable", detail: "\(error)", window: settings.alertWindow, logger: logger)
             return .retry("connection cannot be read")
         }
 
@@ -265,17 +265,18 @@ public struct WebhookIntake: Sendable {
             }
             let newWork = written.count > 1 && written[1] != nil
             if record.state == .unusable {
-                await alerts.raise(connection: connectionID, reason: "unusable-delivery", detail: "\(topic) delivery from webhook \(record.webhookID ?? "?"): \(record.reason ?? "")", window: settings.alertWindow, logger: logger)
+                await alerts.raise(connection: connectionID, reason: "unusable-delivery", detail: "\(topic) delivery from webhook \(record.webhookID ?? "?"): \(record.reason ?? "")", window: .seconds(connection.alerts.windowMinutes * 60), logger: logger)
             }
             logger.info("webhook.accepted", metadata: ["state": "\(record.state.rawValue)", "body.bytes": "\(record.bodyBytes)"])
-            if newWork, let handOff, let wakeUp {
-                await wakeUp.send(Self.wakeUpEvent(connection: connectionID, kind: handOff.kind, id: handOff.id, dedupe: bodyHash), logger: logger)
+            // SPEC §4 defines a wake-up for orders only; customer work is taken by the drain.
+            if newWork, let handOff, handOff.kind == "order", let wakeUp {
+                wakeUp.send(Self.wakeUpEvent(connection: connectionID, orderID: handOff.id, dedupe: bodyHash), logger: logger)
             }
             return .done(200, json: "{\"status\":\"\(record.state.rawValue)\"}", reason: record.state.rawValue)
         } catch {
             // Never a non-2xx for a genuine delivery: WooCommerce would not retry it anyway and
             // would move toward disabling the webhook. The poll picks the order up.
-            await alerts.raise(connection: connectionID, reason: "store-write-failed", detail: "\(topic) delivery for resource \(record.resourceID) not recorded: \(error)", window: settings.alertWindow, logger: logger)
+            await alerts.raise(connection: connectionID, reason: "store-write-failed", detail: "\(topic) delivery for resource \(record.resourceID) not recorded: \(error)", window: .seconds(connection.alerts.windowMinutes * 60), logger: logger)
             return .done(200, json: "{\"status\":\"unrecorded\"}", reason: "store write failed")
         }
     }
@@ -294,13 +295,11 @@ public struct WebhookIntake: Sendable {
         }
     }
 
-    /// The CloudEvent that wakes the consumer (`com.mlconnector.order.changed`, …).
-    static func wakeUpEvent(connection: String, kind: String, id: String, dedupe: String) -> CloudEvent {
-        let data = kind == "order"
-            ? "{\"connection\":\(JSONText.quoted(connection)),\"orderId\":\(id)}"
-            : "{\"connection\":\(JSONText.quoted(connection)),\"customerId\":\(id)}"
-        return CloudEvent(id: "\(connection)-\(kind)-\(id)-\(dedupe.prefix(16))", source: "/ml-connector/webhook-receiver/\(connection)",
-                          type: "com.mlconnector.\(kind).changed", data: Array(data.utf8))
+    /// The CloudEvent that wakes order-poster (`com.mlconnector.order.changed`, SPEC §4).
+    static func wakeUpEvent(connection: String, orderID: String, dedupe: String) -> CloudEvent {
+        let data = "{\"connection\":\(JSONText.quoted(connection)),\"orderId\":\(orderID)}"
+        return CloudEvent(id: "\(connection)-order-\(orderID)-\(dedupe.prefix(16))", source: "/ml-connector/webhook-receiver/\(connection)",
+                          type: "com.mlconnector.order.changed", data: Array(data.utf8))
     }
 
     /// Header values go into logs and keys only cut to a sane length and printable ASCII.
@@ -344,6 +343,11 @@ public final class StoredConnections: ConnectionSource {
         } catch let error as ConnectorError where error == .notFound {
             cache.withLock { $0[id] = nil }
             return nil
+        } catch let error as ConnectorError where error.disposition == .transient {
+            // The store is what failed, not the connection: keep verifying with the last good
+            // copy, so a store outage does not turn genuine deliveries into failures.
+            if let stale = cache.withLock({ $0[id] }) { return stale.connection }
+            throw error
         }
     }
 }

@@ -36,6 +36,9 @@ public enum FunctionMain {
         } catch {
             let sink = FileDescriptorLogSink.standardError
             sink.write(line: "{\"level\":\"critical\",\"severity\":\"CRITICAL\",\"message\":\"startup.failed\",\"handler\":\(JSONText.quoted(name)),\"error\":\(JSONText.quoted("\(error)"))}")
+            if arguments.contains("--event-file") || arguments.contains("--stdin") || environment["MLC_EVENT_JSON"] != nil {
+                writeStartupFailure(name: name, error: error)
+            }
             return configurationErrorExit
         }
         // once mode keeps stdout for the one result line; every other mode logs to stdout.
@@ -46,24 +49,42 @@ public enum FunctionMain {
 
         let store: any KeyValueStore
         let handler: any FunctionHandler
+        let wakeUp: (any WakeUpSender)? = settings.sink.map { SinkWakeUpSender(sink: $0) }
         do {
             store = try await StoreFactory.open(settings.storeURL)
             let env = FunctionEnvironment(
                 name: name, settings: settings, environment: environment, store: store, clock: SystemWallClock(), logger: logger,
-                wakeUp: settings.sink.map { SinkWakeUpSender(sink: $0) })
+                wakeUp: wakeUp)
             handler = try await build(env)
         } catch {
             logger.critical("startup.failed", metadata: ["error": "\(error)"])
+            if mode == .once { writeStartupFailure(name: name, error: error) }
             return configurationErrorExit
         }
-        let code = await serve(mode: mode, name: name, handler: handler, settings: settings, arguments: arguments, environment: environment, logger: logger)
+        let code = await serve(mode: mode, name: name, handler: handler, settings: settings, arguments: arguments, environment: environment, logger: logger, store: store)
+        await wakeUp?.drain()
         try? await store.close()
         return code
     }
 
+    static func readiness(_ store: any KeyValueStore) async -> Bool {
+        do {
+            _ = try await store.get("health/ready")
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    /// In once mode the caller reads stdout: a start-up failure is a result line too.
+    private static func writeStartupFailure(name: String, error: any Error) {
+        let outcome = Outcome(kind: .reject, status: 500, body: Array("{\"error\":\(JSONText.quoted("\(error)"))}".utf8), reason: "start-up failed")
+        FileDescriptorLogSink.standardOutput.write(line: OnceMode.resultLine(function: name, outcome: outcome))
+    }
+
     private static func serve(
         mode: RunMode, name: String, handler: any FunctionHandler, settings: RuntimeSettings,
-        arguments: [String], environment: [String: String], logger: Logger
+        arguments: [String], environment: [String: String], logger: Logger, store: any KeyValueStore
     ) async -> Int32 {
         switch mode {
         case .once:
@@ -89,7 +110,8 @@ public enum FunctionMain {
             return outcome.exitCode
         case .http:
             do {
-                try await HTTPMode(function: name, handler: handler, settings: settings, logger: logger).run()
+                // Ready means the store answers: a pod that cannot reach it must not take traffic.
+                try await HTTPMode(function: name, handler: handler, settings: settings, logger: logger, ready: { await readiness(store) }).run()
                 logger.info("http.stopped")
                 return 0
             } catch {

@@ -33,8 +33,10 @@ public struct RuntimeSettings: Sendable {
     public var logLevel: Logger.Level
     /// Bodies above this are recorded as unusable (signed deliveries) — default 2 MiB.
     public var maxBodyBytes: Int
-    /// Requests above this are refused outright with 413 before anything else — 8 × maxBodyBytes.
-    public var hardBodyLimit: Int { maxBodyBytes * 8 }
+    /// Requests above this are refused with 413 before anything else (a memory bound for input
+    /// nobody has authenticated yet) — default 32 MiB, never below `maxBodyBytes`. Between the
+    /// two, a signed delivery is still verified, answered 200 and recorded as unusable.
+    public var hardBodyLimit: Int
     /// Retention of deliveries, pending work and audit lines — default 30 days.
     public var retention: Duration
     /// Knative's sink for wake-up events, when bound.
@@ -58,6 +60,10 @@ public struct RuntimeSettings: Sendable {
             throw ConnectorError.invalidConfiguration("MLC_MAX_BODY_BYTES must be a byte count between 1024 and 67108864")
         }
         maxBodyBytes = maxBody
+        guard let maxRequest = Int(environment["MLC_MAX_REQUEST_BYTES"] ?? "33554432"), maxRequest >= maxBody, maxRequest <= 1024 * 1024 * 1024 else {
+            throw ConnectorError.invalidConfiguration("MLC_MAX_REQUEST_BYTES must be a byte count at least MLC_MAX_BODY_BYTES and at most 1 GiB")
+        }
+        hardBodyLimit = maxRequest
         guard let days = Int(environment["MLC_RETENTION_DAYS"] ?? "30"), days >= 1 else {
             throw ConnectorError.invalidConfiguration("MLC_RETENTION_DAYS must be a whole number of days ≥ 1")
         }

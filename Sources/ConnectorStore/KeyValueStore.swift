@@ -101,9 +101,11 @@ public protocol KeyValueStore: Sendable {
     /// Live values whose keys start with `prefix`, in ascending key order, strictly after `after`.
     func list(prefix: String, after: String?, limit: Int) async throws -> StorePage
 
-    /// Physically removes values that expired before `cutoff`, at most `limit` of them; returns
-    /// how many. Expired values are already invisible; this only reclaims space, and it never
-    /// blocks readers or writers for long (bounded batches).
+    /// Physically removes values (and deletion tombstones) that expired before `cutoff`, at most
+    /// `limit` of them; returns how many. Expired values are already invisible; this only
+    /// reclaims space, in bounded batches. A purged key starts its versions afresh, so callers
+    /// pass a cutoff far enough in the past that nobody can still hold a version read from it
+    /// (the retention job uses the retention period; a lease is never held that long).
     func purgeExpired(before cutoff: Date, limit: Int) async throws -> Int
 
     /// Releases connections and files. Further calls fail.

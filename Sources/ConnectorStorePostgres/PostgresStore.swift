@@ -96,13 +96,30 @@ public final class PostgresStore: KeyValueStore {
 
     /// Connects (the pool retries on its own when the server goes away) and applies the schema
     /// migrations under an advisory lock, so several instances starting at once are safe.
-    public static func open(url: String, clock: any WallClock = SystemWallClock(), logger: Logger = Logger(label: "mlc.store.postgres", factory: { _ in SwiftLogNoOpLogHandler() })) async throws -> PostgresStore {
+    /// Gives up when the server cannot be reached within `timeout` (the pool would otherwise
+    /// keep retrying): a function that cannot reach its store should fail its start-up clearly.
+    public static func open(url: String, clock: any WallClock = SystemWallClock(), timeout: Duration = .seconds(15),
+                            logger: Logger = Logger(label: "mlc.store.postgres", factory: { _ in SwiftLogNoOpLogHandler() })) async throws -> PostgresStore {
         let settings = try PostgresStoreURL(url)
         let client = PostgresClient(configuration: settings.clientConfiguration, backgroundLogger: logger)
         let runner = Task { await client.run() }
         let store = PostgresStore(client: client, runner: runner, clock: clock, schema: settings.schema, logger: logger)
         do {
-            try await PostgresMigrations.apply(client: client, schema: settings.schema, logger: logger)
+            try await withThrowingTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    try await PostgresMigrations.apply(client: client, schema: settings.schema, logger: logger)
+                    return true
+                }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    return false
+                }
+                let migrated = try await group.next() ?? false
+                group.cancelAll()
+                guard migrated else {
+                    throw ConnectorError.storeUnavailable("cannot reach PostgreSQL at \(settings.host):\(settings.port) within \(timeout.components.seconds) s", fix: "check that it is up and that MLC_STORE_URL is right")
+                }
+            }
         } catch {
             runner.cancel()
             throw Self.storeError(error, what: "cannot prepare the PostgreSQL store at \(settings.host):\(settings.port)")

@@ -58,6 +58,12 @@ final class SQLiteConnectionHandle: @unchecked Sendable {
         return .storeUnavailable("SQLite store \(path): \(what): \(message)", fix: "retry; if it persists check disk space and file permissions")
     }
 
+    /// False while a transaction is open; true again after SQLite rolled one back by itself.
+    var isAutocommit: Bool {
+        guard let db else { return true }
+        return sqlite_nio_sqlite3_get_autocommit(db) != 0
+    }
+
     /// Runs `sql` (which may hold several statements, no results) — set-up only.
     func exec(_ sql: String) throws {
         guard let db else { throw ConnectorError.storeUnavailable("the store is closed") }

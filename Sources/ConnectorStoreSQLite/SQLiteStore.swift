@@ -339,20 +339,30 @@ final class GroupCommitWriter: @unchecked Sendable {
         }
         // A failing statement fails its own caller; a group (one caller's statements) is rolled
         // back to its savepoint so it stays all-or-nothing while the rest of the batch commits.
-        let results = batch.map { p -> Result<[[[SQLiteValue]]], any Error> in
+        var results: [Result<[[[SQLiteValue]]], any Error>] = []
+        for p in batch {
+            let result: Result<[[[SQLiteValue]]], any Error>
             if p.statements.count == 1 {
-                return Result { [try connection.query(p.statements[0].sql, p.statements[0].binds)] }
+                result = Result { [try connection.query(p.statements[0].sql, p.statements[0].binds)] }
+            } else {
+                do {
+                    try connection.exec("SAVEPOINT grp")
+                    let rows = try p.statements.map { try connection.query($0.sql, $0.binds) }
+                    try connection.exec("RELEASE grp")
+                    result = .success(rows)
+                } catch {
+                    try? connection.exec("ROLLBACK TO grp")
+                    try? connection.exec("RELEASE grp")
+                    result = .failure(error)
+                }
             }
-            do {
-                try connection.exec("SAVEPOINT grp")
-                let rows = try p.statements.map { try connection.query($0.sql, $0.binds) }
-                try connection.exec("RELEASE grp")
-                return .success(rows)
-            } catch {
-                try? connection.exec("ROLLBACK TO grp")
-                try? connection.exec("RELEASE grp")
-                return .failure(error)
+            if case .failure(let error) = result, connection.isAutocommit {
+                // SQLite rolled the whole transaction back (disk full, I/O error): every write of
+                // this batch is gone, so every caller is told so — none may think it succeeded.
+                for p in batch { p.continuation.resume(throwing: error) }
+                return
             }
+            results.append(result)
         }
         do {
             try connection.exec("COMMIT")

@@ -214,16 +214,23 @@ public final class FaultyStore: KeyValueStore, @unchecked Sendable {
     let inner: any KeyValueStore
     private let lock = NSLock()
     private var failWrites = false
+    private var failReads = false
 
     public init(_ inner: any KeyValueStore) { self.inner = inner }
 
     public func setFailWrites(_ fail: Bool) { lock.lock(); failWrites = fail; lock.unlock() }
+    /// Reads fail too (the whole store is down).
+    public func setFailEverything(_ fail: Bool) { lock.lock(); failWrites = fail; failReads = fail; lock.unlock() }
     private func check() throws {
         lock.lock(); defer { lock.unlock() }
         if failWrites { throw ConnectorError.storeUnavailable("injected fault: store write failed") }
     }
+    private func checkRead() throws {
+        lock.lock(); defer { lock.unlock() }
+        if failReads { throw ConnectorError.storeUnavailable("injected fault: store read failed") }
+    }
 
-    public func get(_ key: String) async throws -> StoredValue? { try await inner.get(key) }
+    public func get(_ key: String) async throws -> StoredValue? { try checkRead(); return try await inner.get(key) }
     public func set(_ key: String, _ value: [UInt8], ttl: Duration?) async throws -> Int64 { try check(); return try await inner.set(key, value, ttl: ttl) }
     public func insertIfAbsent(_ key: String, _ value: [UInt8], ttl: Duration?) async throws -> InsertOutcome { try check(); return try await inner.insertIfAbsent(key, value, ttl: ttl) }
     public func insertIfAbsent(_ entries: [StoreEntry]) async throws -> [Int64?] { try check(); return try await inner.insertIfAbsent(entries) }
@@ -232,4 +239,13 @@ public final class FaultyStore: KeyValueStore, @unchecked Sendable {
     public func list(prefix: String, after: String?, limit: Int) async throws -> StorePage { try await inner.list(prefix: prefix, after: after, limit: limit) }
     public func purgeExpired(before cutoff: Date, limit: Int) async throws -> Int { try await inner.purgeExpired(before: cutoff, limit: limit) }
     public func close() async throws { try await inner.close() }
+}
+
+/// Opens a store from a URL made by `StoreBackend.freshURL()` (the tests do not link the runtime).
+public enum StoreFactoryForTests {
+    public static func open(_ url: String, clock: any WallClock = SystemWallClock()) async throws -> any KeyValueStore {
+        if url.hasPrefix("sqlite:") { return try await SQLiteStore.open(path: String(url.dropFirst("sqlite:".count)), clock: clock) }
+        if url.hasPrefix("postgres") { return try await PostgresStore.open(url: url, clock: clock) }
+        return MemoryStore(clock: clock)
+    }
 }

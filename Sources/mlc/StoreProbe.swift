@@ -17,6 +17,7 @@ struct StoreProbe: AsyncParsableCommand {
     @Option var prefix: String = "probe/"
     @Option var rounds: Int = 1
     @Option(help: "Start the first round at this Unix time in ms, so several processes begin together.") var startAtMs: Int64?
+    @Option(help: "Start round r at start-at-ms + r × round-ms, so the processes race on every round.") var roundMs: Int64 = 0
     @Option(help: "Run with the clock fixed at this Unix time in ms.") var nowMs: Int64?
     @Option var ttlMs: Int64 = 60_000
 
@@ -29,6 +30,10 @@ struct StoreProbe: AsyncParsableCommand {
             if wait > 0 { try await Task.sleep(for: .milliseconds(wait)) }
         }
         for round in 0..<rounds {
+            if let startAtMs, roundMs > 0 {
+                let wait = startAtMs + Int64(round) * roundMs - Date().unixMilliseconds
+                if wait > 0 { try await Task.sleep(for: .milliseconds(wait)) }
+            }
             let key = "\(prefix)\(round)"
             let won: Bool
             switch operation {
@@ -37,7 +42,8 @@ struct StoreProbe: AsyncParsableCommand {
             case .lease:
                 won = try await store.acquireLease(key, owner: owner, ttl: .milliseconds(ttlMs)).lease != nil
             }
-            print("{\"round\":\(round),\"won\":\(won)}")
+            // Written unbuffered and only after the store acknowledged: a line on stdout means durable.
+            FileHandle.standardOutput.write(Data("{\"round\":\(round),\"won\":\(won)}\n".utf8))
         }
         try await store.close()
     }

@@ -123,6 +123,35 @@ struct ConnectionFileTests {
         }
     }
 
+    @Test("a sandbox may use loopback only — not a host whose name starts with 127.")
+    func sandboxLoopbackIsReallyLoopback() {
+        var object = Self.minimal
+        object["sandbox"] = true
+        object["dynamics"] = ["environmentURL": "http://127.attacker.example", "authorityHost": "http://127.0.0.1:9", "tenantId": "t", "clientId": "c", "clientSecret": "s", "legalEntity": "usmf"]
+        #expect(message { _ = try parse(object) }.contains("dynamics.environmentURL"))
+        object["dynamics"] = ["environmentURL": "http://127.0.0.1:9000", "authorityHost": "http://127.0.0.1.evil.example", "tenantId": "t", "clientId": "c", "clientSecret": "s", "legalEntity": "usmf"]
+        #expect(message { _ = try parse(object) }.contains("dynamics.authorityHost"))
+        object["dynamics"] = ["environmentURL": "http://localhost:9000", "authorityHost": "http://127.0.0.1:9001", "tenantId": "t", "clientId": "c", "clientSecret": "s", "legalEntity": "usmf"]
+        #expect((try? parse(object)) != nil)
+    }
+
+    @Test("a store URL the receiver could never match is refused", arguments: ["https://user@shop.example.com", "https://shop.example.com/#frag", "https://shop.example.com/?p=1", "ftp://shop.example.com"])
+    func unmatchableStoreURL(url: String) {
+        var object = Self.minimal
+        object["woocommerce"] = ["baseURL": url, "consumerKey": "ck", "consumerSecret": "cs", "webhookSecret": "w"]
+        #expect(message { _ = try parse(object) }.contains("woocommerce.baseURL"))
+    }
+
+    @Test("an encoded connection never carries a secret unless asked to")
+    func encodingMasksSecrets() throws {
+        let c = try parse(Self.minimal)
+        let masked = String(decoding: try JSONEncoder().encode(c), as: UTF8.self)
+        #expect(!masked.contains("whsec") && !masked.contains("\"cs_1\""))
+        let encoder = JSONEncoder()
+        encoder.userInfo[.revealSecrets] = true
+        #expect(String(decoding: try encoder.encode(c), as: UTF8.self).contains("whsec"))
+    }
+
     @Test func authorityHostMustBeMicrosofts() {
         var object = Self.minimal
         var dynamics = object["dynamics"] as! [String: Any]

@@ -75,6 +75,16 @@ struct SealingTests {
         }
     }
 
+    @Test("update and add refuse a master key other than the store's")
+    func keyMismatchIsRefused() async throws {
+        let repo = ConnectionRepository(store: MemoryStore())
+        try await repo.add(try TestConnections.make(id: "acme", webhookSecret: "w", prefix: "AA"), key: key)
+        let other = MasterKey.generate()
+        await #expect(throws: ConnectorError.masterKey) { try await repo.update(try TestConnections.make(id: "acme", webhookSecret: "w2", prefix: "AA"), key: other) }
+        await #expect(throws: ConnectorError.masterKey) { try await repo.add(try TestConnections.make(id: "beta", webhookSecret: "w", prefix: "BB"), key: other) }
+        #expect(try await repo.load("acme", key: key).woocommerce.webhookSecret.reveal() == "w", "nothing was re-sealed")
+    }
+
     @Test func masterKeyFromEnvironment() throws {
         #expect(throws: ConnectorError.masterKey) { try MasterKey.fromEnvironment([:]) }
         #expect(throws: ConnectorError.masterKey) { try MasterKey.fromEnvironment(["MLC_MASTER_KEY": "not base64!"]) }

@@ -138,6 +138,7 @@ struct HTTPModeTests {
     func serve<T: Sendable>(_ handler: RecordingHandler, _ body: @Sendable (String) async throws -> T) async throws -> T {
         var settings = try RuntimeSettings(environment: ["MLC_HOST": "127.0.0.1", "PORT": "0"])
         settings.maxBodyBytes = 1024
+        settings.hardBodyLimit = 8 * 1024
         let (logger, _) = TestLogging.logger()
         return try await HTTPMode(function: "test", handler: handler, settings: settings, logger: logger).withRunningServer { port in
             try await body("http://127.0.0.1:\(port)")
@@ -213,11 +214,15 @@ struct WakeUpTests {
         let event = CloudEvent(id: "acme-order-11-abc", source: "/ml-connector/webhook-receiver/acme", type: "com.mlconnector.order.changed",
                                data: Array(#"{"connection":"acme","orderId":11}"#.utf8))
         try await HTTPMode(function: "sink", handler: sink, settings: settings, logger: logger).withRunningServer { port in
-            await SinkWakeUpSender(sink: "http://127.0.0.1:\(port)/").send(event, logger: logger)
+            let sender = SinkWakeUpSender(sink: "http://127.0.0.1:\(port)/")
+            sender.send(event, logger: logger)
+            await sender.drain()
         }
         #expect(sink.events.withLock { $0 } == [event])
         // A sink that is down costs a warning, never an error for the caller.
-        await SinkWakeUpSender(sink: "http://127.0.0.1:9/", timeout: .seconds(2)).send(event, logger: logger)
+        let down = SinkWakeUpSender(sink: "http://127.0.0.1:9/", timeout: .seconds(2))
+        down.send(event, logger: logger)
+        await down.drain()
         #expect(logs.lines.contains { $0.contains("wakeup.failed") })
     }
 }

@@ -14,10 +14,11 @@ struct CrossProcessTests {
 
     func race(store url: String, operation: String, rounds: Int, processes: Int = 2) async throws -> [[Round]] {
         let mlc = try PackagePaths.executable("mlc")
+        // Every round has its own start instant, shared by all processes: they race on each one.
         let start = Date().addingTimeInterval(1.5).unixMilliseconds
         let running = try (0..<processes).map { i in
             try ProcessRunner.start(mlc, ["store-probe", "--store", url, "--operation", operation, "--owner", "p\(i)",
-                                          "--prefix", "\(operation)/", "--rounds", "\(rounds)", "--start-at-ms", "\(start)"])
+                                          "--prefix", "\(operation)/", "--rounds", "\(rounds)", "--start-at-ms", "\(start)", "--round-ms", "12"])
         }
         var all: [[Round]] = []
         for process in running {
@@ -37,6 +38,8 @@ struct CrossProcessTests {
             let winners = results.filter { $0.first { $0.round == round }?.won == true }.count
             #expect(winners == 1, "round \(round) had \(winners) winners")
         }
+        // The processes really raced: no single one took every round.
+        #expect(results.allSatisfy { process in process.contains { !$0.won } }, "one process won every round: \(results.map { $0.filter(\.won).count })")
     }
 
     @Test("processes racing for a lease on one shared store: exactly one holder in each of 200 rounds", arguments: StoreBackend.shared)
@@ -48,6 +51,8 @@ struct CrossProcessTests {
             let winners = results.filter { $0.first { $0.round == round }?.won == true }.count
             #expect(winners == 1, "round \(round) had \(winners) winners")
         }
+        // The processes really raced: no single one took every round.
+        #expect(results.allSatisfy { process in process.contains { !$0.won } }, "one process won every round: \(results.map { $0.filter(\.won).count })")
     }
 
     @Test("a lease held by one process is taken by another only after it expires", arguments: StoreBackend.shared)
@@ -79,6 +84,24 @@ struct CrossProcessTests {
         let store = try await PostgresStore.open(url: url)
         for i in 0..<5 {
             #expect(try await store.get("durable/\(i)")?.value == Array("writer".utf8))
+        }
+        try await store.close()
+    }
+
+    @Test("every write a killed process had been told was durable is there after SIGKILL", arguments: StoreBackend.shared)
+    func acknowledgedWritesSurviveSIGKILL(backend: StoreBackend) async throws {
+        let mlc = try PackagePaths.executable("mlc")
+        let url = try backend.freshURL()
+        let writer = try ProcessRunner.start(mlc, ["store-probe", "--store", url, "--operation", "insert", "--owner", "killed", "--prefix", "kill/", "--rounds", "1000000"])
+        #expect(await writer.waitForOutput { $0.split(separator: "\n").count >= 60 })
+        writer.signal(SIGKILL)
+        let result = try await writer.wait(timeout: 30)
+        #expect(result.status != 0, "it was killed, not finished")
+        let acknowledged = result.stdout.split(separator: "\n").compactMap { try? JSONDecoder().decode(Round.self, from: Data($0.utf8)) }
+        #expect(acknowledged.count >= 60)
+        let store = try await StoreFactoryForTests.open(url)
+        for round in acknowledged {
+            #expect(try await store.get("kill/\(round.round)")?.value == Array("killed".utf8), "round \(round.round) was acknowledged but is gone")
         }
         try await store.close()
     }

@@ -50,11 +50,12 @@ struct PostgresTests {
     @Test("an unreachable server is one clear, retryable error")
     func unreachable() async throws {
         do {
-            _ = try await PostgresStore.open(url: "postgres://mlc@127.0.0.1:9/none")
+            _ = try await PostgresStore.open(url: "postgres://mlc@127.0.0.1:9/none", timeout: .seconds(2))
             Issue.record("connected to a closed port")
         } catch let error as ConnectorError {
             #expect(error == .storeUnavailable)
             #expect(error.disposition == .transient)
+            #expect(error.description.contains("127.0.0.1:9"))
         }
     }
 }

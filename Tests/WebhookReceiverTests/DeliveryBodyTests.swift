@@ -1,4 +1,5 @@
 import ConnectorSamples
+import ConnectorCore
 import ConnectorFlows
 import ConnectorStore
 import Foundation

@@ -155,7 +155,26 @@ struct EndToEndTests {
         for connection in [shop, other] {
             secrets += Connection.secretFields.map { connection[keyPath: $0.keyPath].reveal() }
         }
-        let lines = TestLogging.allLines.lines
+        // …and the output of real processes: once mode at trace level, `mlc connection add/show`.
+        let receiver = try PackagePaths.executable("webhook-receiver")
+        let mlc = try PackagePaths.executable("mlc")
+        let events = PackagePaths.root.appendingPathComponent("functions/webhook-receiver/events")
+        let localKey = try String(contentsOf: events.appendingPathComponent("local-test-master-key"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let env = ["MLC_STORE_URL": "sqlite:" + TemporaryDirectory.make().appendingPathComponent("s.sqlite").path, "MLC_MASTER_KEY": localKey, "MLC_LOG_LEVEL": "trace"]
+        var childOutput: [String] = []
+        for args in [["connection", "add", "--file", events.appendingPathComponent("local-test-connection.json").path], ["connection", "show", "local"], ["connection", "list"]] {
+            let r = try await ProcessRunner.run(mlc, args, environment: env)
+            #expect(r.status == 0)
+            childOutput.append(r.stdout + r.stderr)
+        }
+        for file in ["05-order-updated-set-paid.json", "forged-signature.json", "wrong-source.json", "01-ping-on-webhook-create.json"] {
+            let r = try await ProcessRunner.run(receiver, ["--event-file", events.appendingPathComponent(file).path], environment: env)
+            childOutput.append(r.stdout + r.stderr)
+        }
+        let local = try ConnectionFile.load(path: events.appendingPathComponent("local-test-connection.json").path)
+        secrets += Connection.secretFields.map { local[keyPath: $0.keyPath].reveal() }.filter { !$0.isEmpty } + [localKey]
+
+        let lines = TestLogging.allLines.lines + childOutput.flatMap { $0.split(separator: "\n").map(String.init) }
         #expect(lines.count > 20)
         for secret in secrets where secret.count >= 4 {
             let hits = lines.filter { $0.contains(secret) }

@@ -20,6 +20,8 @@ struct Harness {
     let logs: CapturingLogSink
     let wakeUps: RecordingWakeUp
 
+    let clock: ManualWallClock
+
     init(backend: StoreBackend = .memory, store override: (any KeyValueStore)? = nil, maxBodyBytes: Int = 2 * 1024 * 1024) async throws {
         let store: any KeyValueStore
         if let override { store = override } else { store = try await backend.make() }
@@ -29,7 +31,8 @@ struct Harness {
         try await repo.add(try TestConnections.make(id: "other", webhookSecret: "another-stores-secret", baseURL: "https://other.example.com", prefix: "OT"), key: key)
         (logger, logs) = TestLogging.logger()
         wakeUps = RecordingWakeUp()
-        function = WebhookReceiverFunction(store: store, masterKey: key, settings: IntakeSettings(maxBodyBytes: maxBodyBytes), wakeUp: wakeUps)
+        clock = ManualWallClock(Date())
+        function = WebhookReceiverFunction(store: store, masterKey: key, settings: IntakeSettings(maxBodyBytes: maxBodyBytes), clock: clock, wakeUp: wakeUps)
     }
 
     func deliver(_ delivery: CapturedDelivery, to connection: String = "shop", body: [UInt8]? = nil, headers: [String: String?] = [:]) async -> Outcome {
@@ -52,7 +55,8 @@ struct Harness {
 
 final class RecordingWakeUp: WakeUpSender {
     let events = Mutex<[CloudEvent]>([])
-    func send(_ event: CloudEvent, logger: Logger) async { events.withLock { $0.append(event) } }
+    func send(_ event: CloudEvent, logger: Logger) { events.withLock { $0.append(event) } }
+    func drain() async {}
 }
 
 @Suite("webhook-receiver on real WooCommerce deliveries")
@@ -271,6 +275,20 @@ struct WebhookIntakeTests {
         #expect(h.logs.lines.contains { $0.contains("\"alert\":true") && $0.contains("store-write-failed") })
         faulty.setFailWrites(false)
         #expect(await h.deliver(try Samples.realDelivery("05")).reason == "handedOff", "the next delivery of the same body is not mistaken for a duplicate")
+    }
+
+    @Test("while the store cannot be read, genuine deliveries are still verified with the last good connection and answered 200")
+    func storeOutageKeepsAnswering() async throws {
+        let faulty = FaultyStore(MemoryStore())
+        let h = try await Harness(store: faulty)
+        #expect(await h.deliver(try Samples.realDelivery("05")).status == 200)
+        h.clock.advance(by: 3600)  // the cached connection is long stale: it must be re-read, and that fails
+        faulty.setFailEverything(true)
+        let outcome = await h.deliver(try Samples.realDelivery("19"))
+        #expect(outcome.status == 200)
+        #expect(outcome.reason == "store write failed")
+        let forged = await h.deliver(try Samples.realDelivery("19"), body: Array("{}".utf8))
+        #expect(forged.status == 401, "the cached secret still refuses a forgery")
     }
 
     @Test func otherPathsAndMethods() async throws {
