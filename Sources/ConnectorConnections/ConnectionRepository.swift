@@ -91,6 +91,23 @@ public struct ConnectionRepository: Sendable {
         }
     }
 
+    /// Re-seals `id`'s secrets from `old` to `new` in one compare-and-swap (all of the
+    /// connection's secrets move together, or none). Returns false when they were already under
+    /// `new`, so an interrupted rotation can simply be run again.
+    public func reseal(_ id: String, from old: MasterKey, to new: MasterKey) async throws -> Bool {
+        guard let (stored, version) = try await store.getJSON(ConnectionRecord.self, Keyspace.connection(id)) else {
+            throw ConnectorError.notFound("connection '\(id)' does not exist")
+        }
+        let kids = Set(stored.sealed.values.map(\.kid))
+        if kids == [new.id] { return false }
+        let opened = try open(stored, key: old)
+        let record = try seal(opened, key: new, createdAt: stored.createdAt, updatedAt: clock.now())
+        guard case .swapped = try await store.compareAndSwapJSON(Keyspace.connection(id), expectedVersion: version, record) else {
+            throw ConnectorError.conflict("connection '\(id)' changed during the rotation", fix: "run mlc key rotate again")
+        }
+        return true
+    }
+
     /// The connection with its secrets opened.
     public func load(_ id: String, key: MasterKey) async throws -> Connection {
         guard let (record, _) = try await store.getJSON(ConnectionRecord.self, Keyspace.connection(id)) else {

@@ -111,7 +111,8 @@ public enum FunctionMain {
         case .http:
             do {
                 // Ready means the store answers: a pod that cannot reach it must not take traffic.
-                try await HTTPMode(function: name, handler: handler, settings: settings, logger: logger, ready: { await readiness(store) }).run()
+                let janitor = StoreJanitor(store: store, clock: SystemWallClock(), interval: settings.purgeInterval, logger: logger)
+                try await HTTPMode(function: name, handler: handler, settings: settings, logger: logger, ready: { await readiness(store) }, background: [janitor]).run()
                 logger.info("http.stopped")
                 return 0
             } catch {

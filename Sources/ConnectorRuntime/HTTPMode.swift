@@ -14,13 +14,16 @@ public struct HTTPMode: Sendable {
     let settings: RuntimeSettings
     let logger: Logger
     let ready: @Sendable () async -> Bool
+    let background: [any Service]
 
-    public init(function: String, handler: any FunctionHandler, settings: RuntimeSettings, logger: Logger, ready: @escaping @Sendable () async -> Bool = { true }) {
+    public init(function: String, handler: any FunctionHandler, settings: RuntimeSettings, logger: Logger,
+                ready: @escaping @Sendable () async -> Bool = { true }, background: [any Service] = []) {
         self.function = function
         self.handler = handler
         self.settings = settings
         self.logger = logger
         self.ready = ready
+        self.background = background
     }
 
     /// The application, ready to run; `onRunning` gets the bound port (useful with port 0).
@@ -45,7 +48,7 @@ public struct HTTPMode: Sendable {
         let app = application()
         // Graceful shutdown signals services in reverse order: the announcer (last) logs first,
         // then the server stops accepting and finishes what is in flight.
-        let group = ServiceGroup(configuration: .init(services: [app, DrainAnnouncer(logger: logger)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let group = ServiceGroup(configuration: .init(services: background + [app, DrainAnnouncer(logger: logger)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 

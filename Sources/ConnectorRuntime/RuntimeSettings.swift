@@ -39,6 +39,8 @@ public struct RuntimeSettings: Sendable {
     public var hardBodyLimit: Int
     /// Retention of deliveries, pending work and audit lines — default 30 days.
     public var retention: Duration
+    /// How often a long-lived process purges expired records — default 15 minutes.
+    public var purgeInterval: Duration
     /// Knative's sink for wake-up events, when bound.
     public var sink: String?
 
@@ -68,6 +70,10 @@ public struct RuntimeSettings: Sendable {
             throw ConnectorError.invalidConfiguration("MLC_RETENTION_DAYS must be a whole number of days ≥ 1")
         }
         retention = .seconds(days * 86_400)
+        guard let purgeMinutes = Int(environment["MLC_PURGE_INTERVAL_MINUTES"] ?? "15"), purgeMinutes >= 1 else {
+            throw ConnectorError.invalidConfiguration("MLC_PURGE_INTERVAL_MINUTES must be a whole number of minutes ≥ 1")
+        }
+        purgeInterval = .seconds(purgeMinutes * 60)
         sink = environment["K_SINK"].flatMap { $0.isEmpty ? nil : $0 }
         try Self.checkStorePolicy(storeURL: storeURL, environment: environment)
     }

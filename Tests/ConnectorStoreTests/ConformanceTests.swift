@@ -255,3 +255,33 @@ struct GroupInsertConformanceTests {
         }
     }
 }
+
+@Suite("Retention")
+struct RetentionTests {
+    @Test("expired deliveries, pending work and audit lines are purged; order links and cursors never", arguments: StoreBackend.available)
+    func purgeKeepsWhatNeverExpires(backend: StoreBackend) async throws {
+        let clock = ManualWallClock()
+        let store = try await backend.make(clock: clock)
+        let retention: Duration = .seconds(30 * 86_400)
+        try await store.set(Keyspace.delivery("acme", topic: "order.updated", resourceID: "1", bodySHA256: "ab"), [1], ttl: retention)
+        try await store.set(Keyspace.pending("acme", kind: "order", resourceID: "1"), [1], ttl: retention)
+        try await store.set(Keyspace.audit("acme", sortableTime: "000000000000001", id: "x"), [1], ttl: retention)
+        try await store.set(Keyspace.orderLinks("acme") + "1", [2])
+        try await store.set(Keyspace.cursors("acme") + "orders", [3])
+        clock.advance(by: 29 * 86_400)
+        #expect(try await Retention.purge(store, now: clock.now()) == 0)
+        clock.advance(by: 2 * 86_400)
+        #expect(try await Retention.purge(store, now: clock.now()) == 3)
+        #expect(try await store.listAll(prefix: "").map(\.key).sorted() == [Keyspace.cursors("acme") + "orders", Keyspace.orderLinks("acme") + "1"])
+    }
+
+    @Test("purging runs in bounded batches until done", arguments: StoreBackend.available)
+    func purgeInBatches(backend: StoreBackend) async throws {
+        let clock = ManualWallClock()
+        let store = try await backend.make(clock: clock)
+        for i in 0..<25 { try await store.set("old/\(i)", [1], ttl: .seconds(1)) }
+        clock.advance(by: 2 + 3600 + 1)
+        #expect(try await Retention.purge(store, now: clock.now(), batchSize: 4) == 25)
+        #expect(try await store.purgeExpired(before: clock.now(), limit: 100) == 0)
+    }
+}
