@@ -21,6 +21,9 @@ public struct PostgresStoreURL: Sendable, Equatable {
     public var sslMode: String
     public var schema: String
     public var poolSize: Int
+    /// How long one store operation may wait for the server (default 10 s) before it fails as
+    /// retryable — during an outage the pool would otherwise wait for a connection forever.
+    public var operationTimeout: Duration
 
     public init(_ text: String) throws {
         guard let components = URLComponents(string: text), ["postgres", "postgresql"].contains(components.scheme?.lowercased() ?? ""),
@@ -50,9 +53,13 @@ public struct PostgresStoreURL: Sendable, Equatable {
         guard (1...200).contains(poolSize) else {
             throw ConnectorError.invalidConfiguration("MLC_STORE_URL pool must be between 1 and 200")
         }
-        let known: Set<String> = ["sslmode", "schema", "pool"]
+        guard let timeout = Int(query["timeout"] ?? "10"), (1...600).contains(timeout) else {
+            throw ConnectorError.invalidConfiguration("MLC_STORE_URL timeout must be whole seconds between 1 and 600")
+        }
+        operationTimeout = .seconds(timeout)
+        let known: Set<String> = ["sslmode", "schema", "pool", "timeout"]
         if let unknown = query.keys.sorted().first(where: { !known.contains($0) }) {
-            throw ConnectorError.invalidConfiguration("MLC_STORE_URL has an unknown parameter '\(unknown)'", fix: "use sslmode, schema or pool")
+            throw ConnectorError.invalidConfiguration("MLC_STORE_URL has an unknown parameter '\(unknown)'", fix: "use sslmode, schema, pool or timeout")
         }
     }
 
@@ -85,12 +92,14 @@ public final class PostgresStore: KeyValueStore {
     private let clock: any WallClock
     private let table: String
     private let logger: Logger
+    private let operationTimeout: Duration
 
-    private init(client: PostgresClient, runner: Task<Void, Never>, clock: any WallClock, schema: String, logger: Logger) {
+    private init(client: PostgresClient, runner: Task<Void, Never>, clock: any WallClock, settings: PostgresStoreURL, logger: Logger) {
         self.client = client
         self.runner = runner
         self.clock = clock
-        self.table = "\"\(schema)\".mlc_kv"
+        self.table = "\"\(settings.schema)\".mlc_kv"
+        self.operationTimeout = settings.operationTimeout
         self.logger = logger
     }
 
@@ -103,7 +112,7 @@ public final class PostgresStore: KeyValueStore {
         let settings = try PostgresStoreURL(url)
         let client = PostgresClient(configuration: settings.clientConfiguration, backgroundLogger: logger)
         let runner = Task { await client.run() }
-        let store = PostgresStore(client: client, runner: runner, clock: clock, schema: settings.schema, logger: logger)
+        let store = PostgresStore(client: client, runner: runner, clock: clock, settings: settings, logger: logger)
         do {
             try await withThrowingTaskGroup(of: Bool.self) { group in
                 group.addTask {
@@ -137,8 +146,28 @@ public final class PostgresStore: KeyValueStore {
     }
 
     private func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
+        let client = self.client, logger = self.logger
+        return try await bounded { try await client.query(query, logger: logger).collect() }
+    }
+
+    /// Runs `body` for at most the operation timeout. A timed-out write may still have
+    /// committed (its answer was lost): like every transient error, callers treat it as
+    /// "unknown" and rely on their idempotence, never on its absence.
+    private func bounded<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let timeout = operationTimeout
         do {
-            return try await client.query(query, logger: logger).collect()
+            return try await withThrowingTaskGroup(of: T?.self) { group in
+                group.addTask { try await body() }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    return nil
+                }
+                defer { group.cancelAll() }
+                guard let first = try await group.next(), let value = first else {
+                    throw ConnectorError.storeUnavailable("PostgreSQL did not answer within \(timeout.components.seconds) s", fix: "retry; check that the server is up")
+                }
+                return value
+            }
         } catch {
             throw Self.storeError(error, what: "PostgreSQL store")
         }
@@ -194,17 +223,16 @@ public final class PostgresStore: KeyValueStore {
         guard !entries.isEmpty else { return [] }
         let now = self.now
         let queries = entries.map { insertQuery($0.key, $0.value, ttl: $0.ttl, now: now) }
-        do {
-            return try await client.withTransaction(logger: logger) { connection in
+        let client = self.client, logger = self.logger
+        return try await bounded {
+            try await client.withTransaction(logger: logger) { connection in
                 var versions: [Int64?] = []
                 for query in queries {
-                    let rows = try await connection.query(query, logger: self.logger).collect()
+                    let rows = try await connection.query(query, logger: logger).collect()
                     versions.append(try rows.first?.decode(Int64.self))
                 }
                 return versions
             }
-        } catch {
-            throw Self.storeError(error, what: "PostgreSQL store")
         }
     }
 

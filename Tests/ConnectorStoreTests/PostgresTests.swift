@@ -19,7 +19,7 @@ struct PostgresTests {
         #expect(url.host == "db.internal" && url.port == 6543 && url.username == "mlc" && url.password == "s@cret")
         #expect(url.database == "connector" && url.sslMode == "verify-full" && url.schema == "acme" && url.poolSize == 4)
         #expect(try PostgresStoreURL("postgresql://u@h/d").schema == "public")
-        for bad in ["postgres://h/d", "postgres://u@h/d?sslmode=maybe", "postgres://u@h/d?schema=Robert');DROP", "postgres://u@h/d?pool=0", "postgres://u@h/d?timeout=1", "mysql://u@h/d"] {
+        for bad in ["postgres://h/d", "postgres://u@h/d?sslmode=maybe", "postgres://u@h/d?schema=Robert');DROP", "postgres://u@h/d?pool=0", "postgres://u@h/d?connect_timeout=1", "postgres://u@h/d?timeout=0", "mysql://u@h/d"] {
             #expect(throws: ConnectorError.invalidConfiguration) { try PostgresStoreURL(bad) }
         }
     }
@@ -57,5 +57,43 @@ struct PostgresTests {
             #expect(error.disposition == .transient)
             #expect(error.description.contains("127.0.0.1:9"))
         }
+    }
+}
+
+@Suite("PostgreSQL restarts", .serialized)
+struct PostgresRestartTests {
+    @Test("a PostgreSQL restart mid-run loses nothing: writes fail as retryable, then the same store works again",
+          .enabled(if: ThrowawayPostgres.isAvailable))
+    func restartMidRun() async throws {
+        let cluster = try await ThrowawayPostgres.start()
+        do {
+            try await restart(cluster)
+        } catch {
+            await cluster.destroy()
+            throw error
+        }
+        await cluster.destroy()
+    }
+
+    func restart(_ cluster: ThrowawayPostgres) async throws {
+        let store = try await PostgresStore.open(url: cluster.url + "?schema=restart&timeout=2")
+        for i in 0..<20 { try await store.set("before/\(i)", [UInt8(i)]) }
+        try await cluster.stopServer()
+        do {
+            try await store.set("during", [1])
+            Issue.record("a write succeeded with the server down")
+        } catch let error as ConnectorError {
+            #expect(error.disposition == .transient, "an outage is retryable, not a permanent error")
+        }
+        try await cluster.startServer()
+        // The pool reconnects by itself; a caller retries a transient error (bounded here).
+        var recovered = false
+        for _ in 0..<100 where !recovered {
+            if (try? await store.set("after", [2])) != nil { recovered = true } else { try await Task.sleep(for: .milliseconds(100)) }  // waiting for the pool to reconnect
+        }
+        #expect(recovered)
+        for i in 0..<20 { #expect(try await store.get("before/\(i)")?.value == [UInt8(i)]) }
+        #expect(try await store.get("after")?.value == [2])
+        try await store.close()
     }
 }
