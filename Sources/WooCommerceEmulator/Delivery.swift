@@ -1,0 +1,166 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// A queued delivery: Action Scheduler's `woocommerce_deliver_webhook_async` with
+/// `(webhook_id, resource id)` as arguments, which is why identical pending ones coalesce.
+struct DeliveryJob: Sendable, Equatable {
+    var webhookID: Int
+    var resourceID: Int
+}
+
+/// The form-encoded, unsigned ping sent when a webhook is saved active with a pending delivery.
+struct PingJob: Sendable {
+    var webhookID: Int
+    var deliveryURL: String
+}
+
+/// A delivery ready to send: payload built, headers set.
+struct PreparedDelivery: Sendable {
+    var job: DeliveryJob
+    var topic: String
+    var url: String
+    var headers: [(String, String)]
+    var body: [UInt8]
+}
+
+extension WooCommerceEmulator {
+    static func userAgent(_ configuration: Configuration) -> String {
+        "WooCommerce/\(configuration.version) Hookshot (WordPress/\(configuration.wordPressVersion))"
+    }
+
+    /// Turns the store's fired hooks into queued deliveries for active webhooks of that topic;
+    /// an identical pending delivery is not queued twice.
+    func enqueueEvents(_ core: inout Core) {
+        let events = core.store.events
+        core.store.events.removeAll()
+        for event in events {
+            if event.resource == "order", let order = core.store.orders[event.id], ["draft", "auto-draft", "checkout-draft"].contains(order.status), event.event == "created" {
+                continue
+            }
+            for webhook in core.store.webhooks.values.sorted(by: { $0.id < $1.id }) where webhook.status == "active" && webhook.topic == event.topic {
+                let job = DeliveryJob(webhookID: webhook.id, resourceID: event.id)
+                if !core.queue.contains(job) { core.queue.append(job) }
+            }
+        }
+    }
+
+    /// Runs the queue now, as WP-Cron would: every queued delivery is sent once, in order,
+    /// with its payload built at this moment. Returns the attempts made.
+    @discardableResult
+    public func runDeliveries() async -> [DeliveryAttempt] {
+        let prepared: [PreparedDelivery] = core.withLock { core in
+            let jobs = core.queue
+            core.queue.removeAll()
+            let now = clock.now()
+            let renderer = Renderer(state: core.store, home: core.home)
+            return jobs.compactMap { job in
+                guard let webhook = core.store.webhooks[job.webhookID] else { return nil }
+                let payload: WooJSON
+                switch webhook.resource {
+                case "order":
+                    if webhook.event == "deleted" { payload = .obj(["id": .int(job.resourceID)]) } else {
+                        guard let order = core.store.orders[job.resourceID] else { return nil }
+                        payload = renderer.order(order)
+                    }
+                case "product":
+                    if webhook.event == "deleted" { payload = .obj(["id": .int(job.resourceID)]) } else {
+                        guard let product = core.store.products[job.resourceID] else { return nil }
+                        payload = renderer.product(product)
+                    }
+                case "customer":
+                    guard let customer = core.store.customers[job.resourceID] else { payload = .obj(["id": .int(job.resourceID)]); break }
+                    payload = renderer.customer(customer)
+                case "coupon":
+                    guard let coupon = core.store.coupons[job.resourceID] else { payload = .obj(["id": .int(job.resourceID)]); break }
+                    payload = renderer.coupon(coupon)
+                default: return nil
+                }
+                let body = payload.phpEncoded()
+                let deliveryID = Digest.wpHash("\(webhook.id)\(Int(now.timeIntervalSince1970))", salt: configuration.authSalt)
+                let headers: [(String, String)] = [
+                    ("User-Agent", Self.userAgent(configuration)),
+                    ("Accept", "*/*"),
+                    ("Content-Type", "application/json"),
+                    ("X-WC-Webhook-Source", core.home + "/"),
+                    ("X-WC-Webhook-Topic", webhook.topic),
+                    ("X-WC-Webhook-Resource", webhook.resource),
+                    ("X-WC-Webhook-Event", webhook.event),
+                    ("X-WC-Webhook-Signature", Digest.hmacSHA256Base64(key: Array(webhook.secret.utf8), message: body)),
+                    ("X-WC-Webhook-ID", String(webhook.id)),
+                    ("X-WC-Webhook-Delivery-ID", deliveryID),
+                ]
+                return PreparedDelivery(job: job, topic: webhook.topic, url: webhook.deliveryURL, headers: headers, body: body)
+            }
+        }
+        var attempts: [DeliveryAttempt] = []
+        for delivery in prepared {
+            let (drop, duplicate) = core.withLock { core -> (Bool, Bool) in
+                if core.faults.dropDeliveries > 0 { core.faults.dropDeliveries -= 1; return (true, false) }
+                if core.faults.duplicateDeliveries > 0 { core.faults.duplicateDeliveries -= 1; return (false, true) }
+                return (false, false)
+            }
+            var status: Int?
+            if !drop {
+                status = await post(url: delivery.url, headers: delivery.headers, body: delivery.body)
+                if duplicate { _ = await post(url: delivery.url, headers: delivery.headers, body: delivery.body) }
+            }
+            let attempt = DeliveryAttempt(webhookID: delivery.job.webhookID, topic: delivery.topic, resourceID: delivery.job.resourceID, status: status, dropped: drop)
+            core.withLock { core in
+                core.attempts.append(attempt)
+                recordResult(attempt, in: &core)
+            }
+            attempts.append(attempt)
+        }
+        return attempts
+    }
+
+    /// Success (200–302) resets the counter; a failure increments it, or — when more than 5
+    /// failures are already counted — disables the webhook and leaves the counter at 6.
+    func recordResult(_ attempt: DeliveryAttempt, in core: inout Core) {
+        guard var webhook = core.store.webhooks[attempt.webhookID] else { return }
+        let now = clock.now()
+        if attempt.succeeded {
+            if webhook.failureCount != 0 {
+                webhook.failureCount = 0
+                webhook.modified = now
+            }
+        } else {
+            if webhook.failureCount > 5 {
+                webhook.status = "disabled"
+            } else {
+                webhook.failureCount += 1
+            }
+            webhook.modified = now
+        }
+        core.store.webhooks[webhook.id] = webhook
+    }
+
+    func sendPing(_ ping: PingJob) async {
+        let status = await post(url: ping.deliveryURL, headers: [
+            ("User-Agent", Self.userAgent(configuration)),
+            ("Accept", "*/*"),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ], body: Array("webhook_id=\(ping.webhookID)".utf8))
+        if let status, (200...302).contains(status) {
+            core.withLock { $0.store.webhooks[ping.webhookID]?.pendingDelivery = false }
+        }
+    }
+
+    /// POSTs and returns the status, or `nil` when the request failed; never retries.
+    func post(url: String, headers: [(String, String)], body: [UInt8]) async -> Int? {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        request.body = .bytes(ByteBuffer(bytes: body))
+        do {
+            let response = try await HTTPClient.shared.execute(request, timeout: .nanoseconds(Int64(configuration.deliveryTimeout.components.seconds) * 1_000_000_000 + configuration.deliveryTimeout.components.attoseconds / 1_000_000_000))
+            _ = try? await response.body.collect(upTo: 1 << 20)
+            return Int(response.status.code)
+        } catch {
+            logger.debug("woo_emulator.delivery_failed", metadata: ["error": "\(type(of: error))"])
+            return nil
+        }
+    }
+}
