@@ -134,6 +134,8 @@ let package = Package(
             dependencies: [
                 "WooCommerceEmulator", "WooCommerceAPI", "ConnectorSamples", "ConnectorCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             resources: [.copy("Captures")]

@@ -258,6 +258,7 @@ struct Renderer {
             ("_links", {
                 guard case .object(var l) = links(self: "/orders/\(o.id)", collection: "/orders") else { return .null }
                 l["email_templates"] = .array([.obj(["embeddable": true, "href": .string(api + "/orders/\(o.id)/actions/email_templates")])])
+                if o.customerID != 0 { l["customer"] = .array([.obj(["href": .string(api + "/customers/\(o.customerID)")])]) }
                 return .object(l)
             }()),
         ]))
