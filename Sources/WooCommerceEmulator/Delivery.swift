@@ -155,7 +155,7 @@ extension WooCommerceEmulator {
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         request.body = .bytes(ByteBuffer(bytes: body))
         do {
-            let response = try await HTTPClient.shared.execute(request, timeout: .nanoseconds(Int64(configuration.deliveryTimeout.components.seconds) * 1_000_000_000 + configuration.deliveryTimeout.components.attoseconds / 1_000_000_000))
+            let response = try await DeliveryClient.shared.execute(request, timeout: .nanoseconds(Int64(configuration.deliveryTimeout.components.seconds) * 1_000_000_000 + configuration.deliveryTimeout.components.attoseconds / 1_000_000_000))
             _ = try? await response.body.collect(upTo: 1 << 20)
             return Int(response.status.code)
         } catch {
@@ -163,4 +163,17 @@ extension WooCommerceEmulator {
             return nil
         }
     }
+}
+
+/// The client deliveries go out through: one connection attempt (like WordPress's single
+/// `wp_safe_remote_request`, so a closed port fails at once instead of being retried until the
+/// timeout), redirects not followed (a 301/302 answer counts as success). Process-wide and
+/// never shut down, like `HTTPClient.shared`.
+enum DeliveryClient {
+    static let shared: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.redirectConfiguration = .disallow
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
 }
