@@ -125,17 +125,17 @@ struct RESTRouter {
         case ("POST", "products", 1):
             try StoreState.validateProductSchema(body)
             let product = try core.store.createProduct(body, now: now)
-            return created(renderer.product(product), location: "/products/\(product.id)")
+            return created(renderer.product(product, edit: true), location: "/products/\(product.id)")
         case ("POST", "products", 2) where segments[1] == "batch":
             return try batch(body, kind: "product") { router, item, op in
                 switch op {
-                case .create: return router.renderer.product(try router.core.store.createProduct(item, now: router.now))
+                case .create: return router.renderer.product(try router.core.store.createProduct(item, now: router.now), edit: true)
                 case .update:
                     guard let pid = item["id"]?.intValue, router.core.store.products[pid] != nil else { throw RESTError.invalidID("product", status: 400) }
-                    return router.renderer.product(try router.core.store.updateProduct(pid, item, now: router.now))
+                    return router.renderer.product(try router.core.store.updateProduct(pid, item, now: router.now), edit: true)
                 case .delete(let pid):
                     guard let product = router.core.store.products[pid] else { throw RESTError.invalidID("product", status: 404) }
-                    let json = router.renderer.product(product)
+                    let json = router.renderer.product(product, edit: true)
                     router.core.store.products[pid] = nil
                     return json
                 }
@@ -146,7 +146,7 @@ struct RESTRouter {
         case ("PUT", "products", 2):
             guard let id, core.store.products[id] != nil else { throw RESTError.invalidID("product", status: 400) }
             try StoreState.validateProductSchema(body)
-            return ok(renderer.product(try core.store.updateProduct(id, body, now: now)), allow: "GET, POST, PUT, PATCH, DELETE")
+            return ok(renderer.product(try core.store.updateProduct(id, body, now: now), edit: true), allow: "GET, POST, PUT, PATCH, DELETE")
         case ("DELETE", "products", 2):
             guard let id, var p = core.store.products[id] else { throw RESTError.invalidID("product", status: 404) }
             if force {
@@ -156,7 +156,7 @@ struct RESTRouter {
                 core.store.products[id] = p
                 core.store.fire("product", "deleted", id)
             }
-            return ok(renderer.product(p), allow: "GET, POST, PUT, PATCH, DELETE")
+            return ok(renderer.product(p, edit: true), allow: "GET, POST, PUT, PATCH, DELETE")
         // variations
         case ("GET", "products", 3) where segments[2] == "variations":
             guard let id, let parent = core.store.products[id] else { throw RESTError.invalidID("product", status: 404) }
@@ -285,7 +285,14 @@ struct RESTRouter {
         case ("PUT", "settings", 3) where segments[1] == "general" && segments[2] == "woocommerce_calc_taxes":
             let value = body["value"]?.stringValue ?? "no"
             core.store.settings.calculateTaxes = value == "yes"
-            return ok(.obj(["id": "woocommerce_calc_taxes", "label": "Enable taxes", "value": .string(value)]), allow: "GET, POST, PUT, PATCH")
+            return ok(.obj([
+                "id": "woocommerce_calc_taxes", "label": "Enable taxes", "description": "Enable tax rates and calculations", "type": "checkbox",
+                "default": "no", "tip": "Rates will be configurable and taxes will be calculated during checkout.", "value": .string(value),
+                "group_id": "general", "_links": .obj([
+                    "self": [.obj(["href": .string("\(home)/wp-json/wc/v3/settings/general/woocommerce_calc_taxes"), "targetHints": .obj(["allow": ["GET", "POST", "PUT", "PATCH"]])])],
+                    "collection": [.obj(["href": .string("\(home)/wp-json/wc/v3/settings/general")])],
+                ]),
+            ]), allow: "GET, POST, PUT, PATCH")
         // webhooks
         case ("GET", "webhooks", 1):
             let status = request.queryItems.first { $0.name == "status" }?.value

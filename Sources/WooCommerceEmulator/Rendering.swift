@@ -27,8 +27,30 @@ struct Renderer {
 
     // MARK: products
 
-    /// The `/products/{id}` shape, also used for a variation (webhooks, `?sku=`).
-    func product(_ p: ProductRecord) -> WooJSON {
+    func amountHTML(_ price: String, hidden: Bool) -> String {
+        let formatted = Money.string(Money.cents(price) ?? 0)
+        let aria = hidden ? " aria-hidden=\"true\"" : ""
+        return "<span class=\"woocommerce-Price-amount amount\"\(aria)><bdi><span class=\"woocommerce-Price-currencySymbol\">&#36;</span>\(formatted)</bdi></span>"
+    }
+
+    func rangeHTML(_ low: String, _ high: String) -> String {
+        amountHTML(low, hidden: true) + " <span aria-hidden=\"true\">&ndash;</span> " + amountHTML(high, hidden: true)
+            + "<span class=\"screen-reader-text\">Price range: &#36;\(Money.string(Money.cents(low) ?? 0)) through &#36;\(Money.string(Money.cents(high) ?? 0))</span>"
+    }
+
+    /// WordPress's `wpautop` for the simple texts products carry: paragraphs and line breaks.
+    static func autop(_ text: String) -> String {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty else { return "" }
+        if trimmed.hasPrefix("<p>") { return trimmed + "\n" }
+        let paragraphs = trimmed.components(separatedBy: "\n\n").map { $0.replacingOccurrences(of: "\n", with: "<br />\n") }
+        return paragraphs.map { "<p>\($0)</p>\n" }.joined()
+    }
+
+    /// The `/products/{id}` shape, also used for a variation (webhooks, `?sku=`). `edit` is the
+    /// context of write responses: raw descriptions, `average_rating` "0", and the
+    /// `permalink_template`/`generated_slug` pair; reads and webhooks use the view context.
+    func product(_ p: ProductRecord, edit: Bool = false) -> WooJSON {
         let isVariation = p.parentID != 0
         let parent = state.products[p.parentID]
         let permalink = isVariation
@@ -41,7 +63,8 @@ struct Renderer {
             ("date_created", date(p.created)), ("date_created_gmt", date(p.created)),
             ("date_modified", date(p.modified)), ("date_modified_gmt", date(p.modified)),
             ("type", .string(p.type)), ("status", .string(p.status)), ("featured", false), ("catalog_visibility", "visible"),
-            ("description", .string(p.description)), ("short_description", .string(p.shortDescription)), ("sku", .string(p.sku)),
+            ("description", .string(edit ? p.description : Self.autop(p.description))),
+            ("short_description", .string(edit ? p.shortDescription : Self.autop(p.shortDescription))), ("sku", .string(p.sku)),
             ("price", .string(price)), ("regular_price", .string(p.type == "variable" ? "" : p.regularPrice)), ("sale_price", .string(p.salePrice)),
             ("date_on_sale_from", nil), ("date_on_sale_from_gmt", nil), ("date_on_sale_to", nil), ("date_on_sale_to_gmt", nil),
             ("on_sale", .bool(p.type == "variable" ? p.variationIDs.contains { state.products[$0]?.onSale == true } : p.onSale)),
@@ -55,7 +78,7 @@ struct Renderer {
             ("backorders", "no"), ("backorders_allowed", false), ("backordered", false), ("low_stock_amount", nil),
             ("sold_individually", false), ("weight", ""), ("dimensions", .obj(["length": "", "width": "", "height": ""])),
             ("shipping_required", .bool(!p.virtual)), ("shipping_taxable", .bool(!p.virtual)), ("shipping_class", ""), ("shipping_class_id", 0),
-            ("reviews_allowed", .bool(!isVariation)), ("average_rating", .string(p.type == "simple" ? "0" : "0.00")), ("rating_count", 0),
+            ("reviews_allowed", .bool(!isVariation)), ("average_rating", .string(edit ? "0" : "0.00")), ("rating_count", 0),
             ("upsell_ids", []), ("cross_sell_ids", []), ("parent_id", .int(p.parentID)), ("purchase_note", ""),
             ("categories", isVariation ? [] : [.obj(["id": 15, "name": "Uncategorized", "slug": "uncategorized"])]),
             ("brands", []), ("tags", []), ("images", []),
@@ -71,14 +94,16 @@ struct Renderer {
         o["variations"] = .array(p.variationIDs.map(WooJSON.int))
         o["grouped_products"] = []
         o["menu_order"] = 0
-        o["price_html"] = .string(priceHTML(price))
+        let maxPrice = variationPrices.max().map(Money.string) ?? price
+        o["price_html"] = .string(p.type == "variable" && maxPrice != price ? rangeHTML(price, maxPrice) : priceHTML(price))
         o["related_ids"] = .array(isVariation ? [] : state.products.values.filter { $0.parentID == 0 && $0.id != p.id && $0.status != "trash" }.map(\.id).sorted().map(WooJSON.int))
         o["meta_data"] = .array(p.metaData.map { $0.json() })
-        o["stock_status"] = .string(p.stockStatus)
+        let variableInStock = p.variationIDs.contains { state.products[$0]?.stockStatus == "instock" }
+        o["stock_status"] = .string(p.type == "variable" ? (variableInStock ? "instock" : "outofstock") : p.stockStatus)
         o["has_options"] = .bool(p.type == "variable")
         o["post_password"] = ""
         o["global_unique_id"] = ""
-        if !isVariation {
+        if !isVariation && edit {
             o["permalink_template"] = .string("\(home)/product/%pagename%/")
             o["generated_slug"] = .string(p.slug)
         }
@@ -95,7 +120,7 @@ struct Renderer {
             ("id", .int(p.id)), ("type", "variation"),
             ("date_created", date(p.created)), ("date_created_gmt", date(p.created)),
             ("date_modified", date(p.modified)), ("date_modified_gmt", date(p.modified)),
-            ("description", .string(p.description)), ("permalink", .string("\(home)/product/\(parent?.slug ?? "")/?\(query)")),
+            ("description", .string(forWrite ? p.description : Self.autop(p.description))), ("permalink", .string("\(home)/product/\(parent?.slug ?? "")/?\(query)")),
             ("sku", .string(p.sku)), ("global_unique_id", ""), ("price", .string(p.price)), ("regular_price", .string(p.regularPrice)),
             ("sale_price", .string(p.salePrice)),
             ("date_on_sale_from", nil), ("date_on_sale_from_gmt", nil), ("date_on_sale_to", nil), ("date_on_sale_to_gmt", nil),

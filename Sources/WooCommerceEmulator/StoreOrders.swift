@@ -29,6 +29,7 @@ extension StoreState {
             order.billing.fields["email"] = customer.email
         }
         applyOrderFields(body, to: &order)
+        applyOrderMeta(body, to: &order)
         for item in body["line_items"]?.arrayValue ?? [] { order.lineItems.append(makeLineItem(item)) }
         for line in body["shipping_lines"]?.arrayValue ?? [] {
             order.shippingLines.append(ShippingLine(
@@ -226,11 +227,10 @@ extension StoreState {
         for i in order.lineItems.indices where order.lineItems[i].productID != 0 {
             let line = order.lineItems[i]
             let id = line.variationID != 0 ? line.variationID : line.productID
+            // Sales are counted on the product, a variation's on its parent.
+            products[line.productID]?.totalSales += line.quantity
             guard let product = products[id], product.manageStock else { continue }
             adjustStock(id, by: -line.quantity, now: now)
-            var sold = products[id]!
-            sold.totalSales += line.quantity
-            products[id] = sold
             order.lineItems[i].metaData.append(MetaEntry(id: metaID(), key: "_reduced_stock", value: .string(String(line.quantity)), display: ("_reduced_stock", .string(String(line.quantity)))))
         }
     }

@@ -158,3 +158,31 @@ final class Receiver: Sendable {
 func closedPortURL() async throws -> URL {
     try await Receiver().run { $0 }.appendingPathComponent("closed")
 }
+
+/// Values that differ, ignoring keys whose values depend on the store's history (ids, dates,
+/// keys, links), for comparing emulator bodies with real ones.
+func valueDifferences(_ a: WooJSON, _ b: WooJSON, path: String = "$", ignoring: Set<String> = volatileKeys) -> [String] {
+    switch (a, b) {
+    case (.object(let x), .object(let y)):
+        var out: [String] = []
+        for k in Set(x.keys).union(y.keys) where !ignoring.contains(k) {
+            guard let xv = x[k], let yv = y[k] else { out.append("\(path).\(k) missing on one side"); continue }
+            out += valueDifferences(xv, yv, path: "\(path).\(k)", ignoring: ignoring)
+        }
+        return out
+    case (.array(let x), .array(let y)):
+        guard x.count == y.count else { return ["\(path): \(x.count) vs \(y.count) elements"] }
+        return zip(x, y).enumerated().flatMap { valueDifferences($1.0, $1.1, path: "\(path)[\($0)]", ignoring: ignoring) }
+    case (.int(let i), .double(let d)), (.double(let d), .int(let i)):
+        return Double(i) == d ? [] : ["\(path): \(i) vs \(d)"]
+    default:
+        return a == b ? [] : ["\(path): \(a.phpString) vs \(b.phpString)"]
+    }
+}
+
+let volatileKeys: Set<String> = [
+    "id", "product_id", "variation_id", "rate_id", "resource_id", "parent_id", "customer_id", "refunded_by",
+    "date_created", "date_created_gmt", "date_modified", "date_modified_gmt", "date_paid", "date_paid_gmt",
+    "date_completed", "date_completed_gmt", "order_key", "number", "payment_url", "_links", "related_ids", "variations",
+    "permalink", "avatar_url",
+]
