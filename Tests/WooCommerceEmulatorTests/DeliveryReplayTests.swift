@@ -74,4 +74,67 @@ import WooCommerceAPI
             }
         }
     }
+
+    /// Order 32 of the captures (taxes, coupon, shipping, fee, variation), its two partial
+    /// refunds and its completion, as deliveries 19–23 show them.
+    @Test func taxedOrderRefundsAndCompletionDeliveries() async throws {
+        var configuration = WooCommerceEmulator.Configuration.captured
+        configuration.calculateTaxes = false
+        let clock = ManualWallClock(captureStart)
+        let emulator = WooCommerceEmulator(configuration: configuration, clock: clock)
+        let real = Dictionary(uniqueKeysWithValues: try Samples.realDeliveries().map { ($0.name, $0) })
+        for name in ["settings-calc-taxes-enable", "tax-rate-create-standard", "tax-rate-create-reduced-rate", "product-create", "product-variable-create", "coupon-create-percent"] {
+            _ = await replay(try RESTCapture.load(name), on: emulator)
+        }
+        _ = await replay(try RESTCapture.load("product-variations-batch-create"), on: emulator, target: "/wp-json/wc/v3/products/11/variations/batch")
+        let receiver = Receiver()
+        try await receiver.run { url in
+            for topic in ["order.updated", "product.updated"] {
+                _ = await call(emulator, "POST", "/webhooks", .obj(["topic": .string(topic), "delivery_url": .string(url.absoluteString + "/" + topic), "secret": .string(Samples.captureWebhookSecret)]))
+            }
+            func deliveries(after count: Int, topic: String) -> [WooJSON] {
+                receiver.requests.dropFirst(count).filter { $0.header("X-WC-Webhook-Topic") == topic }.compactMap { try? WooJSON.parse($0.body) }
+            }
+            func expectSame(_ mine: WooJSON?, _ name: String, ignoring extra: Set<String> = []) throws {
+                let theirs = try WooJSON.parse(try #require(real[name]).body)
+                let differences = valueDifferences(try #require(mine), theirs, ignoring: volatileKeys.union(extra))
+                #expect(differences.isEmpty, "\(name): \(differences)")
+            }
+            clock.advance(by: 60)
+            var count = receiver.requests.count
+            let capture = try RESTCapture.load("order-create-coupon-tax-shipping-fee-guest")
+            var body = try #require(capture.body?.objectValue)
+            body["line_items"] = [.obj(["product_id": 10, "quantity": 2]), .obj(["product_id": 11, "variation_id": 14, "quantity": 1])] // coupon 12, variations 13-15
+            let order = await replay(capture, on: emulator, body: .object(body))
+            let orderID = try #require(order.json["id"]?.intValue)
+            let widgetLine = try #require(order.json["line_items"]?.arrayValue?.first?["id"]?.intValue)
+            await emulator.runDeliveries()
+            // The coupon_info meta carries the coupon's post id.
+            try expectSame(deliveries(after: count, topic: "order.updated").first, "19-order-updated-coupon-tax-shipping-fee-paid", ignoring: ["meta_data"])
+            try expectSame(deliveries(after: count, topic: "product.updated").first { $0["type"] == "variation" }, "20-product-updated-variation-stock-reduced-by-order")
+
+            clock.advance(by: 22)
+            count = receiver.requests.count
+            let refundBody: WooJSON = .obj(["reason": "One widget returned", "api_refund": false, "line_items": [.obj(["id": .int(widgetLine), "quantity": 1, "refund_total": .double(17.99), "refund_tax": [.obj(["id": 1, "refund_total": .double(1.3)])]])]])
+            _ = await call(emulator, "POST", "/orders/\(orderID)/refunds", refundBody)
+            await emulator.runDeliveries()
+            try expectSame(deliveries(after: count, topic: "order.updated").first, "21-order-updated-partial-refund-line-items", ignoring: ["meta_data"])
+
+            clock.advance(by: 4)
+            count = receiver.requests.count
+            _ = await replay(try RESTCapture.load("refund-create-amount-only"), on: emulator, target: "/wp-json/wc/v3/orders/\(orderID)/refunds")
+            await emulator.runDeliveries()
+            try expectSame(deliveries(after: count, topic: "order.updated").first, "22-order-updated-partial-refund-amount-only", ignoring: ["meta_data"])
+
+            clock.advance(by: 14)
+            count = receiver.requests.count
+            _ = await replay(try RESTCapture.load("order-update-completed-customer-note"), on: emulator, target: "/wp-json/wc/v3/orders/\(orderID)")
+            await emulator.runDeliveries()
+            try expectSame(deliveries(after: count, topic: "order.updated").first, "23-order-updated-completed", ignoring: ["meta_data"])
+            // Notes fire nothing.
+            count = receiver.requests.count
+            _ = await replay(try RESTCapture.load("order-note-create-customer"), on: emulator, target: "/wp-json/wc/v3/orders/\(orderID)/notes")
+            #expect(await emulator.runDeliveries().isEmpty)
+        }
+    }
 }
