@@ -81,10 +81,10 @@ extension StoreState {
             throw RESTError.invalidParam("status", message: message, detailCode: "rest_not_in_enum", detailData: .null)
         }
         for key in ["regular_price", "sale_price", "sku"] {
-            if let v = body[key], v != .null, case .string = v {} else if body[key] != nil {
-                let message = "\(key) is not of type string."
-                throw RESTError.invalidParam(key, message: message, detailCode: "rest_invalid_type", detailData: .obj(["param": .string(key)]))
-            }
+            guard let value = body[key] else { continue }
+            if case .string = value { continue }
+            let message = "\(key) is not of type string."
+            throw RESTError.invalidParam(key, message: message, detailCode: "rest_invalid_type", detailData: .obj(["param": .string(key)]))
         }
     }
 
@@ -163,11 +163,9 @@ extension StoreState {
     }
 
     mutating func updateProduct(_ id: Int, _ body: WooObject, now: Date) throws(RESTError) -> ProductRecord {
-        guard var product = products[id], product.parentID == 0 || true else { throw RESTError.invalidID("product", status: 400) }
-        let stockBefore = product.stockQuantity
+        guard var product = products[id] else { throw RESTError.invalidID("product", status: 400) }
         try apply(body, to: &product, now: now)
         products[id] = product
-        _ = stockBefore
         fire("product", "updated", id)
         return product
     }

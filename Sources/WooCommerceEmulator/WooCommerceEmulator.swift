@@ -120,6 +120,7 @@ public final class WooCommerceEmulator: Sendable {
         var faults = Faults()
         var queue: [DeliveryJob] = []
         var attempts: [DeliveryAttempt] = []
+        var backgroundRuns: [Task<Void, Never>] = []
     }
 
     let configuration: Configuration
@@ -251,9 +252,23 @@ public final class WooCommerceEmulator: Sendable {
         for ping in pings { await sendPing(ping) }
         let background = core.withLock { configuration.deliveryMode == .afterEachRequest && !$0.faults.holdDeliveries && !$0.queue.isEmpty }
         if background {
-            Task { _ = await self.runDeliveries() }
+            let run = Task { _ = await self.runDeliveries() }
+            core.withLock { $0.backgroundRuns.append(run) }
         }
         return response
+    }
+
+    /// Waits for the queue runs started in `.afterEachRequest` mode so far (tests use this
+    /// instead of sleeping).
+    public func waitForBackgroundDeliveries() async {
+        while true {
+            let runs = core.withLock { core -> [Task<Void, Never>] in
+                defer { core.backgroundRuns.removeAll() }
+                return core.backgroundRuns
+            }
+            if runs.isEmpty { return }
+            for run in runs { await run.value }
+        }
     }
 }
 

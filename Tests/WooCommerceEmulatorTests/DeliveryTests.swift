@@ -142,6 +142,9 @@ import WooCommerceAPI
                 #expect(result.count == 1 && result.first?.status == 500)
                 let info = try #require(emulator.webhooks().first)
                 counts.append(info.failureCount)
+                // The only REST field that moves on a failure is date_modified.
+                let shown = await call(emulator, "GET", "/webhooks/\(id)")
+                #expect(shown.json["date_modified_gmt"] == .string(WooDate.format(clock.now())))
                 #expect(info.status == (attempt == 7 ? "disabled" : "active"), "attempt \(attempt)")
             }
             #expect(counts == [1, 2, 3, 4, 5, 6, 6])
@@ -227,6 +230,29 @@ import WooCommerceAPI
             #expect(deliveries.count == 2)
             #expect(deliveries.first.map { Array($0.body) } == deliveries.last.map { Array($0.body) })
             #expect(emulator.webhooks().first?.failureCount == 0)
+        }
+    }
+
+    @Test func afterEachRequestModeDeliversInTheBackgroundUnlessHeld() async throws {
+        var configuration = WooCommerceEmulator.Configuration()
+        configuration.deliveryMode = .afterEachRequest
+        let emulator = WooCommerceEmulator(configuration: configuration, clock: ManualWallClock(captureStart))
+        let receiver = Receiver()
+        try await receiver.run { url in
+            _ = await hook(emulator, "order.created", url)
+            _ = await call(emulator, "POST", "/orders", .obj([:]))
+            await emulator.waitForBackgroundDeliveries()
+            #expect(receiver.requests.count == 2)
+            #expect(emulator.pendingDeliveryCount == 0)
+            // Cron delay: held until someone runs the queue.
+            var faults = WooCommerceEmulator.Faults()
+            faults.holdDeliveries = true
+            emulator.setFaults(faults)
+            _ = await call(emulator, "POST", "/orders", .obj([:]))
+            await emulator.waitForBackgroundDeliveries()
+            #expect(emulator.pendingDeliveryCount == 1)
+            await emulator.runDeliveries()
+            #expect(receiver.requests.count == 3)
         }
     }
 }
