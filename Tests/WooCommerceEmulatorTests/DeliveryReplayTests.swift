@@ -24,11 +24,11 @@ import WooCommerceAPI
         let real = Dictionary(uniqueKeysWithValues: try Samples.realDeliveries().map { ($0.name, $0) })
         let receiver = Receiver()
         try await receiver.run { url in
-            for topic in ["order.created", "order.updated", "product.created", "product.updated", "coupon.created", "customer.created", "customer.updated"] {
+            for topic in ["order.created", "order.updated", "product.created", "product.updated", "coupon.created", "customer.created", "customer.updated", "order.deleted"] {
                 _ = await call(emulator, "POST", "/webhooks", .obj(["topic": .string(topic), "delivery_url": .string(url.absoluteString + "/" + topic), "secret": .string(Samples.captureWebhookSecret)]))
             }
             let pings = receiver.requests.count
-            #expect(pings == 7)
+            #expect(pings == 8)
             // Ids here: product 10, order 11, refund 12, tee 13, variations 14-16, coupon 17, customer 2, order 18.
             let steps: [Step] = [
                 Step(capture: "product-create", deliveries: ["02-product-created"]),
@@ -72,6 +72,30 @@ import WooCommerceAPI
                     #expect(differences.isEmpty, "\(step.capture) → \(name): \(differences)")
                 }
             }
+            // Delivery 09: an on-hold order whose line is given by SKU (stock reduced at once),
+            // then 10: trashing it sends only `{"id":N}`.
+            // Captured before taxes were switched on.
+            _ = await call(emulator, "PUT", "/settings/general/woocommerce_calc_taxes", .obj(["value": "no"]))
+            clock.advance(by: 1)
+            var before = receiver.requests.count
+            let onHold = await call(emulator, "POST", "/orders", .obj([
+                "status": "on-hold", "billing": .obj(["first_name": "Grace", "email": "grace@example.com"]),
+                "line_items": [.obj(["sku": "MLC-WIDGET-001", "quantity": 1])],
+            ]))
+            await emulator.runDeliveries()
+            let created = try #require(receiver.requests.dropFirst(before).first { $0.header("X-WC-Webhook-Topic") == "order.created" })
+            let differences = valueDifferences(try WooJSON.parse(created.body), try WooJSON.parse(try #require(real["09-order-created-on-hold"]).body))
+            #expect(differences.isEmpty, "09: \(differences)")
+            let onHoldID = try #require(onHold.json["id"]?.intValue)
+            before = receiver.requests.count
+            _ = await call(emulator, "DELETE", "/orders/\(onHoldID)")
+            await emulator.runDeliveries()
+            let trashed = Array(receiver.requests.dropFirst(before))
+            #expect(trashed.map { $0.header("X-WC-Webhook-Topic") } == ["order.deleted"])
+            #expect(trashed.first.map { String(decoding: $0.body, as: UTF8.self) } == "{\"id\":\(onHoldID)}")
+            let realTrash = try #require(real["10-order-deleted-trashed"])
+            #expect(trashed.first?.header("X-WC-Webhook-Event") == realTrash.header("X-WC-Webhook-Event"))
+            #expect(WebhookSignature.isValid(try #require(trashed.first?.header("X-WC-Webhook-Signature")), body: try #require(trashed.first).body, secret: Samples.captureWebhookSecret))
         }
     }
 
