@@ -271,7 +271,8 @@ struct RESTRouter {
             return ok(renderer.coupon(c), allow: "GET, POST, PUT, PATCH, DELETE")
         // taxes
         case ("GET", "taxes", 2) where segments[1] == "classes":
-            return json(200, .array(core.store.taxClasses.map(renderer.taxClass)), headers: baseHeaders(link: nil, allow: "GET, POST"))
+            let count = core.store.taxClasses.count
+            return json(200, .array(core.store.taxClasses.map(renderer.taxClass)), headers: baseHeaders(link: nil, paging: (count, count == 0 ? 0 : 1), allow: "GET, POST"))
         case ("GET", "taxes", 1):
             let items = core.store.taxRates.values.sorted { ($0.order, $0.id) < ($1.order, $1.id) }
             return try list(items, request: request, collection: "/taxes", defaultOrder: "keep", isOrders: false) { renderer.taxRate($0) }

@@ -61,6 +61,15 @@ import Testing
             }
             let differences = valueDifferences(response.json, capture.json, ignoring: ignoring)
             #expect(differences.isEmpty, "\(step.capture): \(differences)")
+            // The same response headers (transport ones aside), and the same Allow and Link.
+            if let real = capture.headers {
+                let transport: Set<String> = ["date", "server", "content-length", "connection", "keep-alive"]
+                let theirs = Set(real.map { $0.name.lowercased() }).subtracting(transport)
+                let mine = Set(response.headers.map { $0.name.lowercased() }).subtracting(transport)
+                #expect(mine == theirs, "\(step.capture) headers")
+                #expect(response.header("Allow") == capture.header("Allow"), "\(step.capture) Allow")
+                if step.target == nil { #expect(response.header("Link") == capture.header("Link"), "\(step.capture) Link") }
+            }
         }
     }
 }
