@@ -399,6 +399,11 @@ struct RESTRouter {
     func list<T>(_ items: [T], request: EmulatorRequest, collection: String, defaultOrder: String, isOrders: Bool, render: (T) -> WooJSON) throws -> EmulatorResponse {
         let query = request.queryItems
         func param(_ name: String) -> String? { query.last { $0.name == name }?.value }
+        for name in ["per_page", "page"] {
+            if let raw = param(name), Int(raw) == nil {
+                throw RESTError.invalidParam(name, message: "\(name) is not of type integer.", detailCode: "rest_invalid_type", detailData: .obj(["param": .string(name)]))
+            }
+        }
         var perPage = 10
         if let raw = param("per_page") {
             guard let value = Int(raw), (1...100).contains(value) else {

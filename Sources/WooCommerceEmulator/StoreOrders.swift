@@ -217,6 +217,7 @@ extension StoreState {
         if ["processing", "completed"].contains(status), order.datePaid == nil { order.datePaid = now }
         if status == "completed" { order.dateCompleted = now }
         if ["processing", "completed", "on-hold"].contains(status), !order.stockReduced { reduceStock(&order, now: now) }
+        if ["cancelled", "pending"].contains(status), order.stockReduced { restoreStock(&order, now: now) }
         if let from = Self.statusLabels[old], let to = Self.statusLabels[status] {
             addNote(orderID: order.id, text: "Order status changed from \(from) to \(to).", customerNote: false, now: now)
         }
@@ -232,6 +233,18 @@ extension StoreState {
             guard let product = products[id], product.manageStock else { continue }
             adjustStock(id, by: -line.quantity, now: now)
             order.lineItems[i].metaData.append(MetaEntry(id: metaID(), key: "_reduced_stock", value: .string(String(line.quantity)), display: ("_reduced_stock", .string(String(line.quantity)))))
+        }
+    }
+
+    /// `wc_maybe_increase_stock_levels`: cancelling (or back to pending) puts reduced stock back.
+    mutating func restoreStock(_ order: inout OrderRecord, now: Date) {
+        order.stockReduced = false
+        for i in order.lineItems.indices {
+            guard let m = order.lineItems[i].metaData.firstIndex(where: { $0.key == "_reduced_stock" }),
+                  let reduced = order.lineItems[i].metaData[m].value.intValue else { continue }
+            let line = order.lineItems[i]
+            adjustStock(line.variationID != 0 ? line.variationID : line.productID, by: reduced, now: now)
+            order.lineItems[i].metaData.remove(at: m)
         }
     }
 

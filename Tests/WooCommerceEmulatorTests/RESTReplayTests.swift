@@ -316,4 +316,17 @@ import Testing
         #expect(await call(emulator, "GET", "/orders").status == 503)
         #expect(await call(emulator, "GET", "/orders").status == 200)
     }
+
+    @Test func cancellingPutsStockBack() async throws {
+        let emulator = WooCommerceEmulator(clock: ManualWallClock(captureStart))
+        let product = await call(emulator, "POST", "/products", .obj(["name": "W", "regular_price": "2.50", "manage_stock": true, "stock_quantity": 10]))
+        let pid = try #require(product.json["id"]?.intValue)
+        let order = await call(emulator, "POST", "/orders", .obj(["set_paid": true, "line_items": [.obj(["product_id": .int(pid), "quantity": 3])]]))
+        #expect(emulator.product(pid)?["stock_quantity"] == 7)
+        #expect(order.json["total"] == "7.50")
+        _ = await call(emulator, "PUT", "/orders/\(try #require(order.json["id"]?.intValue))", .obj(["status": "cancelled"]))
+        #expect(emulator.product(pid)?["stock_quantity"] == 10)
+        let bad = await call(emulator, "GET", "/orders?per_page=abc")
+        #expect(bad.status == 400 && bad.json["data"]?["params"]?["per_page"] == "per_page is not of type integer.")
+    }
 }
