@@ -182,15 +182,7 @@ public final class WooCommerceEmulator: Sendable {
     /// (e.g. `http://127.0.0.1:54321`), then shuts down gracefully.
     public func withRunningServer<T: Sendable>(port: Int = 0, _ body: @Sendable (URL) async throws -> T) async throws -> T {
         let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let responder = CallbackResponder<BasicRequestContext> { request, _ in
-            await self.respond(to: request)
-        }
-        let app = Application(
-            responder: responder,
-            configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: nil),
-            onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? port) },
-            logger: logger
-        )
+        let app = application(port: port) { continuation.yield($0) }
         let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
         return try await withThrowingTaskGroup(of: T?.self) { tasks in
             tasks.addTask {
@@ -208,6 +200,28 @@ public final class WooCommerceEmulator: Sendable {
             continuation.finish()
             return try result.get()
         }
+    }
+
+    /// Serves on 127.0.0.1 until SIGTERM/SIGINT (`mlc sandbox`); `onRunning` gets the base URL.
+    public func run(port: Int, onRunning: @escaping @Sendable (URL) async -> Void = { _ in }) async throws {
+        let app = application(port: port) { bound in
+            if self.configuration.homeURL == nil { self.core.withLock { $0.home = "http://127.0.0.1:\(bound)" } }
+            await onRunning(URL(string: "http://127.0.0.1:\(bound)")!)
+        }
+        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+
+    func application(port: Int, onRunning: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol {
+        let responder = CallbackResponder<BasicRequestContext> { request, _ in
+            await self.respond(to: request)
+        }
+        return Application(
+            responder: responder,
+            configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: nil),
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
+            logger: logger
+        )
     }
 
     func respond(to request: Request) async -> Response {
