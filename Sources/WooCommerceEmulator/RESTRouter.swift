@@ -444,15 +444,14 @@ struct RESTRouter {
         }
         let orderby = param("orderby") ?? defaultOrder
         if orderby != "keep" {
-            rows.sort { a, b in
-                let ascending: Bool
+            func less(_ a: Row, _ b: Row) -> Bool {
                 switch orderby {
-                case "id", "include", "name": ascending = a.id < b.id || (a.id == b.id && false)
-                case "modified": ascending = a.modified != b.modified ? a.modified < b.modified : a.id < b.id
-                default: ascending = a.created != b.created ? a.created < b.created : a.id < b.id
+                case "id", "include", "name": return a.id < b.id
+                case "modified": return a.modified != b.modified ? a.modified < b.modified : a.id < b.id
+                default: return a.created != b.created ? a.created < b.created : a.id < b.id
                 }
-                return orderParam == "asc" ? ascending : !ascending && a.id != b.id
             }
+            rows.sort { orderParam == "asc" ? less($0, $1) : less($1, $0) }
         }
         var total = rows.count
         var pages = total == 0 ? 0 : (total + perPage - 1) / perPage
