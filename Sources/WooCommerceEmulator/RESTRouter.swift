@@ -424,18 +424,18 @@ struct RESTRouter {
         guard ["asc", "desc"].contains(orderParam) else {
             throw RESTError.invalidParam("order", message: "order is not one of asc and desc.", detailCode: "rest_not_in_enum", detailData: .null)
         }
+        // Date filters are in the store's local time unless `dates_are_gmt` says UTC.
         let gmt = param("dates_are_gmt").map { ["1", "true"].contains($0.lowercased()) } ?? false
-        _ = gmt // The emulated store runs in UTC, so local and GMT dates are the same.
-        let modifiedAfter = param("modified_after").flatMap(WooDate.parse)
-        let modifiedBefore = param("modified_before").flatMap(WooDate.parse)
-        let after = param("after").flatMap(WooDate.parse)
-        let before = param("before").flatMap(WooDate.parse)
+        let shift = TimeInterval(gmt ? 0 : -configuration.utcOffsetSeconds)
+        func instant(_ name: String) -> Date? { param(name).flatMap(WooDate.parse).map { $0.addingTimeInterval(shift) } }
+        let modifiedAfter = instant("modified_after"), modifiedBefore = instant("modified_before")
+        let after = instant("after"), before = instant("before")
         typealias Row = (id: Int, created: Date, modified: Date, json: () -> WooJSON)
         var rows: [Row] = items.map { item in
             let j = render(item)
             let id = j["id"]?.intValue ?? 0
-            let created = j["date_created"]?.stringValue.flatMap(WooDate.parse) ?? .distantPast
-            let modified = j["date_modified"]?.stringValue.flatMap(WooDate.parse) ?? created
+            let created = (j["date_created_gmt"] ?? j["date_created"])?.stringValue.flatMap(WooDate.parse) ?? .distantPast
+            let modified = (j["date_modified_gmt"] ?? j["date_modified"])?.stringValue.flatMap(WooDate.parse) ?? created
             return (id, created, modified, { j })
         }
         rows = rows.filter { row in

@@ -8,7 +8,10 @@ struct Renderer {
 
     var api: String { home + "/wp-json/wc/v3" }
 
-    func date(_ d: Date?) -> WooJSON { d.map { .string(WooDate.format($0)) } ?? .null }
+    /// A `date_*` field: the store's local time, no zone.
+    func date(_ d: Date?) -> WooJSON { d.map { .string(WooDate.format($0, offsetSeconds: state.settings.utcOffsetSeconds)) } ?? .null }
+    /// A `date_*_gmt` field: UTC, no zone.
+    func gmt(_ d: Date?) -> WooJSON { d.map { .string(WooDate.format($0)) } ?? .null }
 
     func links(self path: String, collection: String, allow: [String] = ["GET", "POST", "PUT", "PATCH", "DELETE"], up: String? = nil) -> WooJSON {
         var o = WooObject([
@@ -60,8 +63,8 @@ struct Renderer {
         let price = p.type == "variable" ? variationPrices.min().map(Money.string) ?? "" : p.price
         var o = WooObject([
             ("id", .int(p.id)), ("name", .string(p.name)), ("slug", .string(p.slug)), ("permalink", .string(permalink)),
-            ("date_created", date(p.created)), ("date_created_gmt", date(p.created)),
-            ("date_modified", date(p.modified)), ("date_modified_gmt", date(p.modified)),
+            ("date_created", date(p.created)), ("date_created_gmt", gmt(p.created)),
+            ("date_modified", date(p.modified)), ("date_modified_gmt", gmt(p.modified)),
             ("type", .string(p.type)), ("status", .string(p.status)), ("featured", false), ("catalog_visibility", "visible"),
             ("description", .string(edit ? p.description : Self.autop(p.description))),
             ("short_description", .string(edit ? p.shortDescription : Self.autop(p.shortDescription))), ("sku", .string(p.sku)),
@@ -118,8 +121,8 @@ struct Renderer {
         let query = p.variationAttributes.map { "attribute_\(StoreState.slug($0.name))=\($0.option)" }.joined(separator: "&")
         let o = WooObject([
             ("id", .int(p.id)), ("type", "variation"),
-            ("date_created", date(p.created)), ("date_created_gmt", date(p.created)),
-            ("date_modified", date(p.modified)), ("date_modified_gmt", date(p.modified)),
+            ("date_created", date(p.created)), ("date_created_gmt", gmt(p.created)),
+            ("date_modified", date(p.modified)), ("date_modified_gmt", gmt(p.modified)),
             ("description", .string(forWrite ? p.description : Self.autop(p.description))), ("permalink", .string("\(home)/product/\(parent?.slug ?? "")/?\(query)")),
             ("sku", .string(p.sku)), ("global_unique_id", ""), ("price", .string(p.price)), ("regular_price", .string(p.regularPrice)),
             ("sale_price", .string(p.salePrice)),
@@ -144,8 +147,8 @@ struct Renderer {
     func customer(_ c: CustomerRecord) -> WooJSON {
         let hash = Digest.sha256Hex(Array(c.email.lowercased().utf8))
         return .object(WooObject([
-            ("id", .int(c.id)), ("date_created", date(c.created)), ("date_created_gmt", date(c.created)),
-            ("date_modified", date(c.modified)), ("date_modified_gmt", date(c.modified)),
+            ("id", .int(c.id)), ("date_created", date(c.created)), ("date_created_gmt", gmt(c.created)),
+            ("date_modified", date(c.modified)), ("date_modified_gmt", gmt(c.modified)),
             ("email", .string(c.email)), ("first_name", .string(c.firstName)), ("last_name", .string(c.lastName)),
             ("role", "customer"), ("username", .string(c.username)),
             ("billing", c.billing.json(Address.customerBillingKeys)), ("shipping", c.shipping.json(Address.customerShippingKeys)),
@@ -159,8 +162,8 @@ struct Renderer {
     func coupon(_ c: CouponRecord) -> WooJSON {
         .object(WooObject([
             ("id", .int(c.id)), ("code", .string(c.code)), ("amount", .string(c.amount)), ("status", "publish"),
-            ("date_created", date(c.created)), ("date_created_gmt", date(c.created)),
-            ("date_modified", date(c.modified)), ("date_modified_gmt", date(c.modified)),
+            ("date_created", date(c.created)), ("date_created_gmt", gmt(c.created)),
+            ("date_modified", date(c.modified)), ("date_modified_gmt", gmt(c.modified)),
             ("discount_type", .string(c.discountType)), ("description", .string(c.description)),
             ("date_expires", nil), ("date_expires_gmt", nil), ("usage_count", .int(c.usageCount)), ("individual_use", .bool(c.individualUse)),
             ("product_ids", []), ("excluded_product_ids", []), ("usage_limit", nil), ("usage_limit_per_user", nil),
@@ -189,8 +192,8 @@ struct Renderer {
         .object(WooObject([
             ("id", .int(w.id)), ("name", .string(w.name)), ("status", .string(w.status)), ("topic", .string(w.topic)),
             ("resource", .string(w.resource)), ("event", .string(w.event)), ("hooks", .array(w.hooks.map(WooJSON.string))),
-            ("delivery_url", .string(w.deliveryURL)), ("date_created", date(w.created)), ("date_created_gmt", date(w.created)),
-            ("date_modified", date(w.modified)), ("date_modified_gmt", date(w.modified)),
+            ("delivery_url", .string(w.deliveryURL)), ("date_created", date(w.created)), ("date_created_gmt", gmt(w.created)),
+            ("date_modified", date(w.modified)), ("date_modified_gmt", gmt(w.modified)),
             ("_links", links(self: "/webhooks/\(w.id)", collection: "/webhooks")),
         ]))
     }
@@ -277,8 +280,8 @@ struct Renderer {
             ("payment_url", .string("\(home)/checkout/order-pay/\(o.id)/?pay_for_order=true&key=\(o.orderKey)")),
             ("is_editable", .bool(["pending", "on-hold", "auto-draft"].contains(o.status))),
             ("needs_payment", .bool(needsPayment && !paid)), ("needs_processing", .bool(state.needsProcessing(o))),
-            ("date_created_gmt", date(o.created)), ("date_modified_gmt", date(o.modified)),
-            ("date_completed_gmt", date(o.dateCompleted)), ("date_paid_gmt", date(o.datePaid)),
+            ("date_created_gmt", gmt(o.created)), ("date_modified_gmt", gmt(o.modified)),
+            ("date_completed_gmt", gmt(o.dateCompleted)), ("date_paid_gmt", gmt(o.datePaid)),
             ("currency_symbol", .string(Self.currencySymbols[o.currency] ?? o.currency)),
             ("_links", {
                 guard case .object(var l) = links(self: "/orders/\(o.id)", collection: "/orders") else { return .null }
@@ -291,7 +294,7 @@ struct Renderer {
 
     func refund(_ r: RefundRecord) -> WooJSON {
         .object(WooObject([
-            ("id", .int(r.id)), ("date_created", date(r.created)), ("date_created_gmt", date(r.created)),
+            ("id", .int(r.id)), ("date_created", date(r.created)), ("date_created_gmt", gmt(r.created)),
             ("amount", .string(Money.string(r.amount))), ("reason", .string(r.reason)), ("refunded_by", 1), ("refunded_payment", false),
             ("meta_data", []), ("line_items", .array(r.lineItems.map(lineItem))), ("shipping_lines", []),
             ("tax_lines", .array(r.taxLines.map(taxLine))), ("fee_lines", []),
@@ -301,7 +304,7 @@ struct Renderer {
 
     func note(_ n: NoteRecord) -> WooJSON {
         .object(WooObject([
-            ("id", .int(n.id)), ("author", "WooCommerce"), ("date_created", date(n.created)), ("date_created_gmt", date(n.created)),
+            ("id", .int(n.id)), ("author", "WooCommerce"), ("date_created", date(n.created)), ("date_created_gmt", gmt(n.created)),
             ("note", .string(n.note)), ("customer_note", .bool(n.customerNote)),
             ("_links", links(self: "/orders/\(n.orderID)/notes/\(n.id)", collection: "/orders/\(n.orderID)/notes", allow: ["GET", "DELETE"], up: "/orders/\(n.orderID)")),
         ]))

@@ -27,6 +27,9 @@ public final class WooCommerceEmulator: Sendable {
         public var consumerKey = "ck_emulator0000000000000000000000000000000"
         public var consumerSecret = "cs_emulator0000000000000000000000000000000"
         public var currency = "USD"
+        /// The store's time zone as an offset from UTC: `date_*` fields are local time,
+        /// `date_*_gmt` UTC (the captured store ran in UTC, so they were equal).
+        public var utcOffsetSeconds = 0
         /// The store base address, used for taxes when an order has no address.
         public var baseCountry = "US"
         public var baseState = "CA"

@@ -329,4 +329,22 @@ import Testing
         let bad = await call(emulator, "GET", "/orders?per_page=abc")
         #expect(bad.status == 400 && bad.json["data"]?["params"]?["per_page"] == "per_page is not of type integer.")
     }
+
+    /// A store east of UTC: `date_*` local, `_gmt` UTC, and the date filters read local time
+    /// unless `dates_are_gmt` is set.
+    @Test func localDatesAndGMTTwins() async throws {
+        var configuration = WooCommerceEmulator.Configuration()
+        configuration.utcOffsetSeconds = 3600
+        let clock = ManualWallClock(captureStart) // 19:04:50 UTC
+        let emulator = WooCommerceEmulator(configuration: configuration, clock: clock)
+        let order = await call(emulator, "POST", "/orders", .obj([:]))
+        #expect(order.json["date_created"] == "2026-11-26T20:04:50")
+        #expect(order.json["date_created_gmt"] == "2026-11-26T19:04:50")
+        let local = await call(emulator, "GET", "/orders?modified_after=2026-11-26T20:00:00")
+        #expect(local.header("X-WP-Total") == "1")
+        let utcTooLate = await call(emulator, "GET", "/orders?modified_after=2026-11-26T20:00:00&dates_are_gmt=true")
+        #expect(utcTooLate.header("X-WP-Total") == "0")
+        let utc = await call(emulator, "GET", "/orders?modified_after=2026-11-26T19:00:00&dates_are_gmt=true")
+        #expect(utc.header("X-WP-Total") == "1")
+    }
 }
