@@ -57,26 +57,8 @@ extension WooCommerceEmulator {
             let renderer = Renderer(state: core.store, home: core.home)
             return jobs.compactMap { job in
                 guard let webhook = core.store.webhooks[job.webhookID] else { return nil }
-                let payload: WooJSON
-                switch webhook.resource {
-                case "order":
-                    if webhook.event == "deleted" { payload = .obj(["id": .int(job.resourceID)]) } else {
-                        guard let order = core.store.orders[job.resourceID] else { return nil }
-                        payload = renderer.order(order)
-                    }
-                case "product":
-                    if webhook.event == "deleted" { payload = .obj(["id": .int(job.resourceID)]) } else {
-                        guard let product = core.store.products[job.resourceID] else { return nil }
-                        payload = renderer.product(product)
-                    }
-                case "customer":
-                    guard let customer = core.store.customers[job.resourceID] else { payload = .obj(["id": .int(job.resourceID)]); break }
-                    payload = renderer.customer(customer)
-                case "coupon":
-                    guard let coupon = core.store.coupons[job.resourceID] else { payload = .obj(["id": .int(job.resourceID)]); break }
-                    payload = renderer.coupon(coupon)
-                default: return nil
-                }
+                let payload = Self.payload(for: webhook, resourceID: job.resourceID, store: core.store, renderer: renderer, errorFault: core.faults.errorPayloads > 0)
+                if core.faults.errorPayloads > 0 { core.faults.errorPayloads -= 1 }
                 let body = payload.phpEncoded()
                 let deliveryID = Digest.wpHash("\(webhook.id)\(Int(now.timeIntervalSince1970))", salt: configuration.authSalt)
                 let headers: [(String, String)] = [
@@ -114,6 +96,32 @@ extension WooCommerceEmulator {
             attempts.append(attempt)
         }
         return attempts
+    }
+
+    /// The body WooCommerce builds when the delivery runs: the internal `GET` of the resource,
+    /// `{"id":N}` for `deleted`, or — when that GET fails (resource gone, owner without rights,
+    /// or the `errorPayloads` fault) — the REST error object, still signed and sent.
+    static func payload(for webhook: WebhookRecord, resourceID: Int, store: StoreState, renderer: Renderer, errorFault: Bool) -> WooJSON {
+        if webhook.event == "deleted" { return .obj(["id": .int(resourceID)]) }
+        if errorFault {
+            return RESTError(status: 401, code: "woocommerce_rest_cannot_view", message: "Sorry, you cannot view this resource.").json
+        }
+        let missing: RESTError
+        switch webhook.resource {
+        case "order":
+            if let order = store.orders[resourceID] { return renderer.order(order) }
+            missing = .invalidID("shop_order", status: 404)
+        case "product":
+            if let product = store.products[resourceID] { return renderer.product(product) }
+            missing = .invalidID("product", status: 404)
+        case "customer":
+            if let customer = store.customers[resourceID] { return renderer.customer(customer) }
+            missing = RESTError(status: 404, code: "woocommerce_rest_invalid_id", message: "Invalid resource ID.")
+        default:
+            if let coupon = store.coupons[resourceID] { return renderer.coupon(coupon) }
+            missing = .invalidID("shop_coupon", status: 404)
+        }
+        return missing.json
     }
 
     /// Success (200–302) resets the counter; a failure increments it, or — when more than 5

@@ -46,8 +46,8 @@ public final class WooCommerceEmulator: Sendable {
         public var authSalt = "emulator-auth-salt"
         /// When queued deliveries are sent.
         public var deliveryMode: DeliveryMode = .manual
-        /// Per-delivery timeout (WooCommerce uses 5 s).
-        public var deliveryTimeout: Duration = .seconds(5)
+        /// Per-delivery timeout (WooCommerce asks for 60 s).
+        public var deliveryTimeout: Duration = .seconds(60)
 
         public init() {}
 
@@ -85,6 +85,9 @@ public final class WooCommerceEmulator: Sendable {
         public var dropDeliveries = 0
         /// The next N deliveries arrive twice.
         public var duplicateDeliveries = 0
+        /// The next N deliveries carry the REST error object WooCommerce sends when its
+        /// internal GET fails (`woocommerce_rest_cannot_view`), signed as usual.
+        public var errorPayloads = 0
         /// Holds the queue even in `.afterEachRequest` mode (cron delay); ``runDeliveries()``
         /// still runs it.
         public var holdDeliveries = false

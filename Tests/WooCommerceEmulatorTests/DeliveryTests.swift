@@ -255,4 +255,27 @@ import WooCommerceAPI
             #expect(receiver.requests.count == 3)
         }
     }
+
+    @Test func errorObjectPayloadsAreSignedAndSent() async throws {
+        let emulator = store(ManualWallClock(captureStart))
+        let receiver = Receiver()
+        try await receiver.run { url in
+            _ = await hook(emulator, "order.updated", url)
+            var faults = WooCommerceEmulator.Faults()
+            faults.errorPayloads = 1
+            emulator.setFaults(faults)
+            let order = await call(emulator, "POST", "/orders", .obj([:]))
+            await emulator.runDeliveries()
+            let first = try #require(receiver.requests.last)
+            #expect(String(decoding: first.body, as: UTF8.self) == #"{"code":"woocommerce_rest_cannot_view","message":"Sorry, you cannot view this resource.","data":{"status":401}}"#)
+            #expect(WebhookSignature.isValid(try #require(first.header("X-WC-Webhook-Signature")), body: first.body, secret: Self.secret))
+            // Updated, then force-deleted before the queue ran: the internal GET fails.
+            let id = try #require(order.json["id"]?.intValue)
+            _ = await call(emulator, "PUT", "/orders/\(id)", .obj(["customer_note": "x"]))
+            _ = await call(emulator, "DELETE", "/orders/\(id)?force=true")
+            await emulator.runDeliveries()
+            let gone = try WooJSON.parse(try #require(receiver.requests.last).body)
+            #expect(gone["code"] == "woocommerce_rest_shop_order_invalid_id")
+        }
+    }
 }
