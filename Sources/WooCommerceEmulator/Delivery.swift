@@ -69,7 +69,7 @@ extension WooCommerceEmulator {
                     ("X-WC-Webhook-Topic", webhook.topic),
                     ("X-WC-Webhook-Resource", webhook.resource),
                     ("X-WC-Webhook-Event", webhook.event),
-                    ("X-WC-Webhook-Signature", Digest.hmacSHA256Base64(key: Array(webhook.secret.utf8), message: body)),
+                    ("X-WC-Webhook-Signature", Digest.hmacSHA256Base64(key: Array(Self.specialCharsDecode(webhook.secret).utf8), message: body)),
                     ("X-WC-Webhook-ID", String(webhook.id)),
                     ("X-WC-Webhook-Delivery-ID", deliveryID),
                 ]
@@ -84,6 +84,16 @@ extension WooCommerceEmulator {
                 return (false, false)
             }
             var status: Int?
+            if !drop, configuration.safeRemoteRequests, !isSafeRemote(delivery.url) {
+                // wp_safe_remote_post refuses it before any connection: a failed delivery.
+                let attempt = DeliveryAttempt(webhookID: delivery.job.webhookID, topic: delivery.topic, resourceID: delivery.job.resourceID, status: nil, dropped: false)
+                core.withLock { core in
+                    core.attempts.append(attempt)
+                    recordResult(attempt, in: &core)
+                }
+                attempts.append(attempt)
+                continue
+            }
             if !drop {
                 status = await post(url: delivery.url, headers: delivery.headers, body: delivery.body)
                 if duplicate { _ = await post(url: delivery.url, headers: delivery.headers, body: delivery.body) }
@@ -124,6 +134,30 @@ extension WooCommerceEmulator {
         return missing.json
     }
 
+    /// WordPress's `wp_specialchars_decode($secret, ENT_QUOTES)`, applied to the key before signing.
+    static func specialCharsDecode(_ text: String) -> String {
+        guard text.contains("&") else { return text }
+        return text.replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
+            .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&#039;", with: "'")
+            .replacingOccurrences(of: "&#39;", with: "'").replacingOccurrences(of: "&amp;", with: "&")
+    }
+
+    /// `wp_safe_remote_*`: loopback and private hosts only when they are the site's own host,
+    /// and ports 80, 443, 8080 or the site's own port.
+    func isSafeRemote(_ url: String) -> Bool {
+        guard let components = URLComponents(string: url), let host = components.host?.lowercased() else { return false }
+        let home = URLComponents(string: homeURL)
+        let homeHost = home?.host?.lowercased()
+        let homePort = home?.port ?? (home?.scheme == "https" ? 443 : 80)
+        let port = components.port ?? (components.scheme == "https" ? 443 : 80)
+        let octets = host.split(separator: ".").compactMap { Int($0) }
+        let isPrivate = host == "localhost" || (octets.count == 4 && (
+            octets[0] == 127 || octets[0] == 10 || octets[0] == 0 || (octets[0] == 172 && (16...31).contains(octets[1]))
+                || (octets[0] == 192 && octets[1] == 168) || (octets[0] == 169 && octets[1] == 254)))
+        if isPrivate && host != homeHost { return false }
+        return [80, 443, 8080, homePort].contains(port)
+    }
+
     /// Success (200–302) resets the counter; a failure increments it, or — when more than 5
     /// failures are already counted — disables the webhook and leaves the counter at 6.
     func recordResult(_ attempt: DeliveryAttempt, in core: inout Core) {
@@ -146,6 +180,7 @@ extension WooCommerceEmulator {
     }
 
     func sendPing(_ ping: PingJob) async {
+        if configuration.safeRemoteRequests, !isSafeRemote(ping.deliveryURL) { return }
         let status = await post(url: ping.deliveryURL, headers: [
             ("User-Agent", Self.userAgent(configuration)),
             ("Accept", "*/*"),

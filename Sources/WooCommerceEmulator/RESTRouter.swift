@@ -338,7 +338,8 @@ struct RESTRouter {
         guard let url = body["delivery_url"]?.stringValue, url.hasPrefix("http://") || url.hasPrefix("https://") else {
             throw RESTError(status: 400, code: "woocommerce_rest_webhook_invalid_delivery_url", message: "Webhook delivery URL must be a valid URL starting with http:// or https://.")
         }
-        let secret = body["secret"]?.stringValue ?? core.store.randomAlphanumeric(50)
+        // WordPress's wp_generate_password(50, true, true) when none is given.
+        let secret = body["secret"]?.stringValue ?? core.store.randomPassword(50)
         // Creation is always active, whatever `status` says.
         let webhook = WebhookRecord(
             id: core.store.nextWebhookID, name: body["name"]?.stringValue ?? "Webhook created on \(WooDate.format(now))", status: "active",

@@ -46,6 +46,11 @@ struct StoreState: Sendable {
         return String((0..<count).map { _ in alphabet[Int(random.next() % UInt64(alphabet.count))] })
     }
 
+    mutating func randomPassword(_ count: Int) -> String {
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!@#$%^&*()-_ []{}<>~`+=,.;:/?|")
+        return String((0..<count).map { _ in alphabet[Int(random.next() % UInt64(alphabet.count))] })
+    }
+
     mutating func fire(_ resource: String, _ event: String, _ id: Int) {
         events.append(StoreEvent(resource: resource, event: event, id: id))
     }

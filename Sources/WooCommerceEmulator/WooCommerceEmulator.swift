@@ -46,6 +46,10 @@ public final class WooCommerceEmulator: Sendable {
         public var authSalt = "emulator-auth-salt"
         /// When queued deliveries are sent.
         public var deliveryMode: DeliveryMode = .manual
+        /// Apply WordPress's `wp_safe_remote_post` rules to delivery URLs (private hosts only
+        /// when they are the site's host; ports 80, 443, 8080 or the site's port); a refused
+        /// URL counts as a failed delivery. Off by default so receivers on any port work.
+        public var safeRemoteRequests = false
         /// Per-delivery timeout (WooCommerce asks for 60 s).
         public var deliveryTimeout: Duration = .seconds(60)
 

@@ -278,4 +278,25 @@ import WooCommerceAPI
             #expect(gone["code"] == "woocommerce_rest_shop_order_invalid_id")
         }
     }
+
+    @Test func safeRemoteRulesRefuseOddPortsWithoutConnecting() async throws {
+        var configuration = WooCommerceEmulator.Configuration.captured
+        configuration.safeRemoteRequests = true
+        let emulator = WooCommerceEmulator(configuration: configuration, clock: ManualWallClock(captureStart))
+        let receiver = Receiver()
+        try await receiver.run { url in
+            _ = await hook(emulator, "order.created", url)     // 127.0.0.1 is the site's host, but the port is not allowed
+            _ = await call(emulator, "POST", "/orders", .obj([:]))
+            let attempts = await emulator.runDeliveries()
+            #expect(attempts.first?.status == nil)
+            #expect(receiver.requests.isEmpty) // not even the ping
+            #expect(emulator.webhooks().first?.failureCount == 1)
+        }
+        #expect(emulator.isSafeRemote("http://127.0.0.1:8080/hook"))
+        #expect(emulator.isSafeRemote("https://127.0.0.1:8443/hook"))
+        #expect(!emulator.isSafeRemote("http://10.0.0.5/hook"))
+        #expect(emulator.isSafeRemote("https://hooks.example.com/x"))
+        #expect(!emulator.isSafeRemote("https://hooks.example.com:9999/x"))
+        #expect(WooCommerceEmulator.specialCharsDecode("a&amp;b&lt;") == "a&b<")
+    }
 }
