@@ -81,7 +81,12 @@ struct RESTRouter {
             consumerKey: configuration.consumerKey, consumerSecret: configuration.consumerSecret,
             isHTTPS: configuration.treatRequestsAsHTTPS, homeHostPort: Self.hostPort(home))
         switch authenticator.authenticate(request, now: now, nonces: &core.nonces) {
-        case .authenticated: break
+        case .authenticated:
+            let writes = ["POST", "PUT", "DELETE"].contains(method)
+            if writes && configuration.keyPermissions == .read || !writes && configuration.keyPermissions == .write {
+                let message = writes ? "The API key provided does not have write permissions." : "The API key provided does not have read permissions."
+                return error(RESTError(status: 401, code: "woocommerce_rest_authentication_error", message: message))
+            }
         case .anonymous: return error(Self.permissionError(access))
         case .failed(let code, let message): return error(RESTError(status: 401, code: code, message: message))
         }
@@ -96,12 +101,34 @@ struct RESTRouter {
             return error(RESTError(status: 400, code: "rest_invalid_json", message: "Invalid JSON body passed.", data: .obj(["status": 400, "json_error_code": 4, "json_error_message": "Syntax error"])))
         }
         do {
-            return try dispatch(method: method, segments: segments, request: request, body: body)
+            var response = try dispatch(method: method, segments: segments, request: request, body: body)
+            if let fields = request.queryItems.last(where: { $0.name == "_fields" })?.value, (200..<300).contains(response.status),
+               let parsed = try? WooJSON.parse(response.body) {
+                response.body = Self.keepFields(parsed, fields.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }).phpEncoded()
+            }
+            return response
         } catch let e as RESTError {
             return error(e)
         } catch {
             return self.error(RESTError(status: 500, code: "internal_error", message: "Internal error."))
         }
+    }
+
+    /// `_fields=a,b.c`: only those members (dotted paths reach into objects), in the
+    /// resource's own key order; applied to each item of a list.
+    static func keepFields(_ value: WooJSON, _ fields: [String]) -> WooJSON {
+        if case .array(let items) = value { return .array(items.map { keepFields($0, fields) }) }
+        guard case .object(let object) = value else { return value }
+        var kept = WooObject()
+        for (key, member) in object.members {
+            if fields.contains(key) {
+                kept[key] = member
+            } else {
+                let nested = fields.filter { $0.hasPrefix(key + ".") }.map { String($0.dropFirst(key.count + 1)) }
+                if !nested.isEmpty, case .object = member { kept[key] = keepFields(member, nested) }
+            }
+        }
+        return .object(kept)
     }
 
     static func hostPort(_ url: String) -> String {
@@ -117,9 +144,11 @@ struct RESTRouter {
         case ("GET", "products", 1):
             let sku = request.queryItems.first { $0.name == "sku" }?.value
             let type = request.queryItems.first { $0.name == "type" }?.value
+            let status = request.queryItems.first { $0.name == "status" }?.value ?? "any"
             let items = core.store.products.values.filter { p in
-                if let sku { return p.sku == sku && p.status != "trash" }
-                return p.parentID == 0 && p.status != "trash" && (type == nil || p.type == type)
+                let statusMatches = status == "any" ? p.status != "trash" : p.status == status
+                if let sku { return p.sku == sku && statusMatches }
+                return p.parentID == 0 && statusMatches && (type == nil || p.type == type)
             }
             return try list(items, request: request, collection: "/products", defaultOrder: "date", isOrders: false) { renderer.product($0) }
         case ("POST", "products", 1):
@@ -260,6 +289,13 @@ struct RESTRouter {
         case ("PUT", "customers", 2):
             guard let id else { throw RESTError(status: 400, code: "woocommerce_rest_invalid_id", message: "Invalid resource ID.") }
             return ok(renderer.customer(try core.store.updateCustomer(id, body, now: now)), allow: "GET, POST, PUT, PATCH, DELETE")
+        case ("DELETE", "customers", 2):
+            guard let id, let c = core.store.customers[id] else { throw RESTError(status: 400, code: "woocommerce_rest_invalid_id", message: "Invalid resource id.") }
+            guard force else { throw RESTError(status: 501, code: "woocommerce_rest_trash_not_supported", message: "Customers do not support trashing.") }
+            let json = renderer.customer(c)
+            core.store.customers[id] = nil
+            core.store.fire("customer", "deleted", id)
+            return ok(json, allow: "GET, POST, PUT, PATCH, DELETE")
         // coupons
         case ("GET", "coupons", 1):
             return try list(Array(core.store.coupons.values), request: request, collection: "/coupons", defaultOrder: "date", isOrders: false) { renderer.coupon($0) }

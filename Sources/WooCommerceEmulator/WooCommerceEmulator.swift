@@ -24,6 +24,8 @@ public final class WooCommerceEmulator: Sendable {
         /// work only then; otherwise OAuth 1.0a is required. The emulator itself speaks plain
         /// HTTP, as behind a TLS-terminating proxy.
         public var treatRequestsAsHTTPS = true
+        /// What the key may do: `read` keys get 401 on writes, `write` keys on reads.
+        public var keyPermissions: KeyPermissions = .readWrite
         public var consumerKey = "ck_emulator0000000000000000000000000000000"
         public var consumerSecret = "cs_emulator0000000000000000000000000000000"
         public var currency = "USD"
@@ -64,6 +66,11 @@ public final class WooCommerceEmulator: Sendable {
             c.consumerSecret = "cs_b2fac95758610e3a9a3d90ece817b077e06f934f"
             return c
         }
+    }
+
+    /// A REST key's permission, as set when the key is generated.
+    public enum KeyPermissions: Sendable, Equatable {
+        case read, write, readWrite
     }
 
     /// When the delivery queue runs.

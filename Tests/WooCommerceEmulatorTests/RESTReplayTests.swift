@@ -347,4 +347,23 @@ import Testing
         let utc = await call(emulator, "GET", "/orders?modified_after=2026-11-26T19:00:00&dates_are_gmt=true")
         #expect(utc.header("X-WP-Total") == "1")
     }
+
+    @Test func fieldsFilterReadOnlyKeysAndCustomerDelete() async throws {
+        var configuration = WooCommerceEmulator.Configuration()
+        configuration.keyPermissions = .read
+        let readOnly = WooCommerceEmulator(configuration: configuration, clock: ManualWallClock(captureStart))
+        let refused = await call(readOnly, "POST", "/orders", .obj([:]))
+        #expect(refused.status == 401 && refused.json["message"] == "The API key provided does not have write permissions.")
+        #expect(await call(readOnly, "GET", "/orders").status == 200)
+
+        let emulator = WooCommerceEmulator(clock: ManualWallClock(captureStart))
+        _ = await call(emulator, "POST", "/orders", .obj(["billing": .obj(["email": "a@b.c", "city": "X"])]))
+        let trimmed = await call(emulator, "GET", "/orders?_fields=id,status,billing.email")
+        #expect(trimmed.text == #"[{"id":10,"status":"pending","billing":{"email":"a@b.c"}}]"#)
+        let customer = await call(emulator, "POST", "/customers", .obj(["email": "g@h.i", "username": "g"]))
+        let cid = try #require(customer.json["id"]?.intValue)
+        #expect(await call(emulator, "DELETE", "/customers/\(cid)").status == 501)
+        #expect(await call(emulator, "DELETE", "/customers/\(cid)?force=true").status == 200)
+        #expect(await call(emulator, "GET", "/customers/\(cid)").status == 404)
+    }
 }
