@@ -126,6 +126,9 @@ extension StoreState {
         // Discounts: each coupon floors its share per line, then hands out the remaining cents
         // one by one, cheapest line first (what order 32 of the captures shows).
         var discounts = [Int](repeating: 0, count: order.lineItems.count)
+        // A recalculation keeps the item ids of coupon and tax lines that stay.
+        let previousCoupons = Dictionary(order.couponLines.map { ($0.code, $0) }, uniquingKeysWith: { a, _ in a })
+        let previousTaxLines = Dictionary(order.taxLines.map { ($0.rateID, $0.id) }, uniquingKeysWith: { a, _ in a })
         order.couponLines = []
         for code in couponCodes {
             guard let coupon = coupons.values.first(where: { $0.code == code }) else { continue }
@@ -151,7 +154,7 @@ extension StoreState {
             for i in discounts.indices { discounts[i] += couponDiscounts[i] }
             order.couponLines.append(CouponLine(
                 id: 0, code: code, discount: couponDiscounts.reduce(0, +), discountTax: 0, couponID: coupon.id,
-                discountType: coupon.discountType, nominalAmount: .int(amount / 100), metaID: metaID()))
+                discountType: coupon.discountType, nominalAmount: .int(amount / 100), metaID: previousCoupons[code]?.metaID ?? metaID()))
         }
         let location = taxLocation(order)
         var rateTotals: [Int: (tax: Int, shipping: Int)] = [:]
@@ -184,8 +187,8 @@ extension StoreState {
             order.feeLines[i].totalTax = order.feeLines[i].taxes.reduce(0) { $0 + $1.total }
             for tax in order.feeLines[i].taxes { rateTotals[tax.rateID, default: (0, 0)].tax += tax.total }
         }
-        order.taxLines = rateTotals.keys.sorted().map { TaxLine(id: itemID(), rateID: $0, taxTotal: rateTotals[$0]!.tax, shippingTaxTotal: rateTotals[$0]!.shipping) }
-        for i in order.couponLines.indices { order.couponLines[i].id = itemID() }
+        order.taxLines = rateTotals.keys.sorted().map { TaxLine(id: previousTaxLines[$0] ?? itemID(), rateID: $0, taxTotal: rateTotals[$0]!.tax, shippingTaxTotal: rateTotals[$0]!.shipping) }
+        for i in order.couponLines.indices { order.couponLines[i].id = previousCoupons[order.couponLines[i].code]?.id ?? itemID() }
         order.discountTotal = order.lineItems.reduce(0) { $0 + $1.subtotal - $1.total }
         order.discountTax = order.lineItems.reduce(0) { $0 + $1.subtotalTax - $1.totalTax }
         order.shippingTotal = order.shippingLines.reduce(0) { $0 + $1.total }
@@ -256,6 +259,9 @@ extension StoreState {
         applyOrderFields(body, to: &order)
         applyOrderMeta(body, to: &order)
         order.modified = now
+        if let items = body["line_items"]?.arrayValue {
+            editLineItems(&order, items)
+        }
         if let status = body["status"]?.stringValue {
             guard Self.orderStatuses.contains(status) else {
                 throw RESTError.invalidParam("status", message: "status is not one of \(Self.orderStatuses.dropLast().joined(separator: ", ")), and \(Self.orderStatuses.last!).", detailCode: "rest_not_in_enum", detailData: .null)
@@ -266,6 +272,33 @@ extension StoreState {
         orders[id] = order
         fire("order", "updated", id)
         return order
+    }
+
+    /// `line_items` in a `PUT`: an item with `id` gets its new quantity (priced again from the
+    /// product, as the REST controller does; quantity 0 removes it), an item without `id` is
+    /// added; then the totals are calculated again with the same coupons. Stock already
+    /// reduced is not adjusted (not modelled).
+    mutating func editLineItems(_ order: inout OrderRecord, _ items: [WooJSON]) {
+        for item in items {
+            if let id = item["id"]?.intValue, let index = order.lineItems.firstIndex(where: { $0.id == id }) {
+                let old = order.lineItems[index]
+                let quantity = item["quantity"]?.intValue ?? old.quantity
+                if quantity == 0 {
+                    order.lineItems.remove(at: index)
+                    continue
+                }
+                var request = WooObject([("quantity", .int(quantity)), ("product_id", .int(old.productID)), ("variation_id", .int(old.variationID))])
+                if let total = item["total"] { request["total"] = total }
+                if let subtotal = item["subtotal"] { request["subtotal"] = subtotal }
+                var line = makeLineItem(.object(request))
+                line.id = old.id
+                line.metaData = old.metaData
+                order.lineItems[index] = line
+            } else {
+                order.lineItems.append(makeLineItem(item))
+            }
+        }
+        calculateTotals(&order, couponCodes: order.couponLines.map(\.code))
     }
 
     /// `DELETE /orders/{id}`: trash (fires `order.deleted`, body `{"id":N}`) or, with force, gone.

@@ -366,4 +366,29 @@ import Testing
         #expect(await call(emulator, "DELETE", "/customers/\(cid)?force=true").status == 200)
         #expect(await call(emulator, "GET", "/customers/\(cid)").status == 404)
     }
+
+    @Test func editingLineItemsRecalculatesWithTheSameCoupons() async throws {
+        let emulator = WooCommerceEmulator(clock: ManualWallClock(captureStart))
+        _ = await call(emulator, "POST", "/taxes", .obj(["country": "US", "state": "CA", "rate": "7.25", "name": "CA State Tax", "shipping": true]))
+        let widget = await call(emulator, "POST", "/products", .obj(["name": "Widget", "regular_price": "19.99", "sku": "W"]))
+        let gadget = await call(emulator, "POST", "/products", .obj(["name": "Gadget", "regular_price": "20.00", "sku": "G"]))
+        _ = await call(emulator, "POST", "/coupons", .obj(["code": "ten", "discount_type": "percent", "amount": "10"]))
+        let order = await call(emulator, "POST", "/orders", .obj([
+            "billing": .obj(["country": "US", "state": "CA"]), "coupon_lines": [.obj(["code": "ten"])],
+            "line_items": [.obj(["product_id": widget.json["id"]!, "quantity": 1])],
+        ]))
+        let id = try #require(order.json["id"]?.intValue)
+        let line = try #require(order.json["line_items"]?.arrayValue?.first?["id"])
+        let taxLine = order.json["tax_lines"]?.arrayValue?.first?["id"]
+        // The same two lines as order 32 (2 × 19.99 and 1 × 20.00, here both at 7.25 %).
+        let edited = await call(emulator, "PUT", "/orders/\(id)", .obj(["line_items": [.obj(["id": line, "quantity": 2]), .obj(["sku": "G", "quantity": 1])]]))
+        #expect(edited.json["line_items"]?.arrayValue?.map { $0["total"] } == [.string("35.99"), .string("17.99")])
+        #expect(edited.json["discount_total"] == "6.00")
+        #expect(edited.json["tax_lines"]?.arrayValue?.first?["id"] == taxLine)
+        #expect(edited.json["total"] == .string(Money.string(3599 + 1799 + Money.tax(3599, rate: 72500) + Money.tax(1799, rate: 72500))))
+        let removed = await call(emulator, "PUT", "/orders/\(id)", .obj(["line_items": [.obj(["id": line, "quantity": 0])]]))
+        #expect(removed.json["line_items"]?.arrayValue?.count == 1)
+        #expect(removed.json["line_items"]?.arrayValue?.first?["total"] == "18.00")
+        _ = gadget
+    }
 }
