@@ -298,12 +298,34 @@ struct RESTRouter {
             return ok(json, allow: "GET, POST, PUT, PATCH, DELETE")
         // coupons
         case ("GET", "coupons", 1):
-            return try list(Array(core.store.coupons.values), request: request, collection: "/coupons", defaultOrder: "date", isOrders: false) { renderer.coupon($0) }
+            return try list(core.store.coupons.values.filter { !$0.trashed }, request: request, collection: "/coupons", defaultOrder: "date", isOrders: false) { renderer.coupon($0) }
         case ("POST", "coupons", 1):
             let coupon = try core.store.createCoupon(body, now: now)
             return created(renderer.coupon(coupon), location: "/coupons/\(coupon.id)")
         case ("GET", "coupons", 2):
-            guard let id, let c = core.store.coupons[id] else { throw RESTError.invalidID("shop_coupon", status: 404) }
+            guard let id, let c = core.store.coupons[id], !c.trashed else { throw RESTError.invalidID("shop_coupon", status: 404) }
+            return ok(renderer.coupon(c), allow: "GET, POST, PUT, PATCH, DELETE")
+        case ("PUT", "coupons", 2):
+            guard let id, var c = core.store.coupons[id] else { throw RESTError.invalidID("shop_coupon", status: 400) }
+            if let v = body["amount"], let cents = Money.cents(v) { c.amount = Money.string(cents) }
+            if let v = body["discount_type"]?.stringValue { c.discountType = v }
+            if let v = body["description"]?.stringValue { c.description = v }
+            if let v = body["individual_use"]?.boolValue { c.individualUse = v }
+            if let v = body["exclude_sale_items"]?.boolValue { c.excludeSaleItems = v }
+            c.modified = now
+            core.store.coupons[id] = c
+            core.store.fire("coupon", "updated", id)
+            return ok(renderer.coupon(c), allow: "GET, POST, PUT, PATCH, DELETE")
+        case ("DELETE", "coupons", 2):
+            guard let id, var c = core.store.coupons[id] else { throw RESTError.invalidID("shop_coupon", status: 404) }
+            if force {
+                core.store.coupons[id] = nil
+            } else {
+                guard !c.trashed else { throw RESTError(status: 410, code: "woocommerce_rest_already_trashed", message: "The coupon has already been deleted.") }
+                c.trashed = true
+                core.store.coupons[id] = c
+                core.store.fire("coupon", "deleted", id)
+            }
             return ok(renderer.coupon(c), allow: "GET, POST, PUT, PATCH, DELETE")
         // taxes
         case ("GET", "taxes", 2) where segments[1] == "classes":

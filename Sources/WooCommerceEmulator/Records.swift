@@ -101,6 +101,7 @@ struct CouponRecord: Sendable {
     var individualUse: Bool
     var excludeSaleItems: Bool
     var usageCount = 0
+    var trashed = false
     var created: Date
     var modified: Date
 }

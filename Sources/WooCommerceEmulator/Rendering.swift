@@ -161,7 +161,7 @@ struct Renderer {
 
     func coupon(_ c: CouponRecord) -> WooJSON {
         .object(WooObject([
-            ("id", .int(c.id)), ("code", .string(c.code)), ("amount", .string(c.amount)), ("status", "publish"),
+            ("id", .int(c.id)), ("code", .string(c.code)), ("amount", .string(c.amount)), ("status", .string(c.trashed ? "trash" : "publish")),
             ("date_created", date(c.created)), ("date_created_gmt", gmt(c.created)),
             ("date_modified", date(c.modified)), ("date_modified_gmt", gmt(c.modified)),
             ("discount_type", .string(c.discountType)), ("description", .string(c.description)),

@@ -44,7 +44,7 @@ extension StoreState {
         var couponCodes: [String] = []
         for line in body["coupon_lines"]?.arrayValue ?? [] {
             guard let code = line["code"]?.stringValue?.lowercased() else { continue }
-            guard coupons.values.contains(where: { $0.code == code }) else {
+            guard coupons.values.contains(where: { $0.code == code && !$0.trashed }) else {
                 throw RESTError(status: 400, code: "woocommerce_rest_invalid_coupon", message: "Coupon \"\(code)\" does not exist!")
             }
             couponCodes.append(code)

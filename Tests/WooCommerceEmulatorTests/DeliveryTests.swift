@@ -299,4 +299,25 @@ import WooCommerceAPI
         #expect(!emulator.isSafeRemote("https://hooks.example.com:9999/x"))
         #expect(WooCommerceEmulator.specialCharsDecode("a&amp;b&lt;") == "a&b<")
     }
+
+    @Test func couponUpdatesAndTrash() async throws {
+        let emulator = store(ManualWallClock(captureStart))
+        let receiver = Receiver()
+        try await receiver.run { url in
+            _ = await hook(emulator, "coupon.updated", url)
+            _ = await hook(emulator, "coupon.deleted", url)
+            let coupon = await call(emulator, "POST", "/coupons", .obj(["code": "MLC10", "discount_type": "percent", "amount": "10"]))
+            #expect(coupon.json["code"] == "mlc10")
+            let id = try #require(coupon.json["id"]?.intValue)
+            let updated = await call(emulator, "PUT", "/coupons/\(id)", .obj(["amount": "15"]))
+            #expect(updated.json["amount"] == "15.00")
+            _ = await call(emulator, "DELETE", "/coupons/\(id)")
+            await emulator.runDeliveries()
+            let topics = receiver.requests.dropFirst(2).map { $0.header("X-WC-Webhook-Topic") }
+            #expect(topics == ["coupon.updated", "coupon.deleted"])
+            #expect(receiver.requests.last.map { String(decoding: $0.body, as: UTF8.self) } == "{\"id\":\(id)}")
+            let refused = await call(emulator, "POST", "/orders", .obj(["coupon_lines": [.obj(["code": "mlc10"])]]))
+            #expect(refused.status == 400)
+        }
+    }
 }
