@@ -64,6 +64,8 @@ public final class WooCommerceEmulator: Sendable {
             c.homeURL = "https://127.0.0.1:8443"
             c.consumerKey = "ck_48b2a2f651478cb677a0274a18b1ce9fd314aa73"
             c.consumerSecret = "cs_b2fac95758610e3a9a3d90ece817b077e06f934f"
+            // Taxes were off until the captured session switched them on.
+            c.calculateTaxes = false
             return c
         }
     }
