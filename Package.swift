@@ -95,6 +95,19 @@ let package = Package(
         // Real captures (WooCommerce 10.0.2 deliveries) shipped as resources: the demo replays
         // them, the tests check against them.
         .target(name: "ConnectorSamples", resources: [.copy("Captures")]),
+        // WooCommerce 10.0.2 emulator built from the real captures (sandbox, demo and tests);
+        // never imports the connector's WooCommerce client code.
+        .target(name: "WooCommerceEmulator", dependencies: [
+            "ConnectorCore",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         // Test doubles and helpers shared by the test targets.
         .target(
             name: "ConnectorTestSupport",
@@ -116,6 +129,17 @@ let package = Package(
             "ConnectorConnections", "ConnectorStore",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
+        .testTarget(
+            name: "WooCommerceEmulatorTests",
+            dependencies: [
+                "WooCommerceEmulator", "WooCommerceAPI", "ConnectorSamples", "ConnectorCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            resources: [.copy("Captures")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
