@@ -29,23 +29,12 @@ struct CrossProcessTests {
         return all
     }
 
-    @Test("processes racing insertIfAbsent on one shared store: exactly one winner in each of 200 rounds", arguments: StoreBackend.shared)
-    func insertRace(backend: StoreBackend) async throws {
+    /// `insert` races insertIfAbsent, `lease` races acquireLease, on the same keys each round.
+    @Test("processes racing on one shared store: exactly one winner in each of 200 rounds",
+          arguments: StoreBackend.shared, ["insert", "lease"])
+    func race(backend: StoreBackend, operation: String) async throws {
         let url = try backend.freshURL()
-        let results = try await race(store: url, operation: "insert", rounds: 200, processes: backend == .postgres ? 4 : 2)
-        #expect(results.allSatisfy { $0.count == 200 })
-        for round in 0..<200 {
-            let winners = results.filter { $0.first { $0.round == round }?.won == true }.count
-            #expect(winners == 1, "round \(round) had \(winners) winners")
-        }
-        // The processes really raced: no single one took every round.
-        #expect(results.allSatisfy { process in process.contains { !$0.won } }, "one process won every round: \(results.map { $0.filter(\.won).count })")
-    }
-
-    @Test("processes racing for a lease on one shared store: exactly one holder in each of 200 rounds", arguments: StoreBackend.shared)
-    func leaseRace(backend: StoreBackend) async throws {
-        let url = try backend.freshURL()
-        let results = try await race(store: url, operation: "lease", rounds: 200, processes: backend == .postgres ? 4 : 2)
+        let results = try await race(store: url, operation: operation, rounds: 200, processes: backend == .postgres ? 4 : 2)
         #expect(results.allSatisfy { $0.count == 200 })
         for round in 0..<200 {
             let winners = results.filter { $0.first { $0.round == round }?.won == true }.count
