@@ -83,15 +83,45 @@ cleanup_pids() {
 settle() { sync -f "$1" 2>/dev/null || sync; }
 
 
-# machine_json TMPDIR LOADAVG — nproc, CPU model, kernel, file system of TMPDIR, CLK_TCK, load.
+# machine_json TMPDIR LOADAVG — nproc, CPU model, kernel, file system of TMPDIR, CLK_TCK, the 1-minute
+# load average at the start (LOADAVG) and now (call it at the end of the run).
 machine_json() {
   local cpu fs
   cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
   fs=$(df -PT "$1" 2>/dev/null | awk 'NR == 2 { print $2 }')
-  python3 - "$(nproc)" "${cpu:-unknown}" "$(uname -srm)" "${fs:-unknown}" "$(getconf CLK_TCK)" "$2" <<'EOF'
+  python3 - "$(nproc)" "${cpu:-unknown}" "$(uname -srm)" "${fs:-unknown}" "$(getconf CLK_TCK)" "$2" \
+    "$(cut -d' ' -f1 /proc/loadavg)" <<'EOF'
 import json, sys
-nproc, cpu, kernel, fs, tck, load = sys.argv[1:]
+nproc, cpu, kernel, fs, tck, load, load_end = sys.argv[1:]
 print(json.dumps({"nproc": int(nproc), "cpu": cpu, "kernel": kernel, "tmp_fs": fs, "clk_tck": int(tck),
-                  "loadavg_1m_at_start": float(load)}))
+                  "loadavg_1m_at_start": float(load), "loadavg_1m_at_end": float(load_end)}))
 EOF
 }
+
+# swift_binaries BUILD_LOG PRODUCT... — the release binaries the suite runs. Unless BENCH_BIN_DIR is
+# set or BENCH_NO_BUILD=1, builds each PRODUCT with `swift build -c release --static-swift-stdlib`
+# (at most BENCH_BUILD_TIMEOUT_S each; output to BUILD_LOG). Sets BIN_DIR (BENCH_BIN_DIR, default
+# .build/release) and swift_note (why a build failed or was not attempted; empty when all is well).
+# The caller checks that the binaries it needs are in BIN_DIR.
+swift_binaries() {
+  local build_log=$1 product; shift
+  BIN_DIR=${BENCH_BIN_DIR:-$BENCH_REPO/.build/release}
+  swift_note=""
+  [[ -z ${BENCH_BIN_DIR:-} && ${BENCH_NO_BUILD:-0} != 1 ]] || return 0
+  if ! command -v swift >/dev/null; then
+    swift_note="swift toolchain not found; not building"
+    return 0
+  fi
+  log "swift build -c release --static-swift-stdlib ($*); log: $build_log"
+  for product in "$@"; do
+    if ! (cd "$BENCH_REPO" && timeout "${BENCH_BUILD_TIMEOUT_S:-2400}" swift build -c release --static-swift-stdlib \
+          --product "$product") >>"$build_log" 2>&1; then
+      swift_note="swift build of $product failed (tail of log below)"
+      log "$swift_note"; tail -n 30 "$build_log" >&2
+      return 0
+    fi
+  done
+}
+
+# json_str TEXT — TEXT as a JSON string literal.
+json_str() { python3 -c 'import json, sys; print(json.dumps(sys.argv[1]))' "$1"; }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turn the raw results of bench/suites/webhook-receiver.sh into a markdown table and a JSON report.
 
-Reads <results>/{machine,config,gen}.json, cold/<program>.{status,hyperfine.json,rss} and
+Reads <results>/{machine,config,gen,postgres}.json, cold/<program>.{status,hyperfine.json,rss} and
 http/<server>.{status,warmup.json,peak.json,paced.json}, http/stored.json.
 Writes --json (the report) and --markdown, and prints the markdown. Stdlib only.
 """
@@ -19,11 +19,12 @@ COLD = [
     ("node-bare", "`node -e 0` (reference)"),
 ]
 HTTP = [
-    ("swift", "Swift `webhook-receiver` (MLC_MODE=http)"),
+    ("swift", "Swift `webhook-receiver` (SQLite)"),
+    ("swift-pg", "Swift `webhook-receiver` (PostgreSQL)"),
     ("python", "Python peer (ThreadingHTTPServer + sqlite3)"),
     ("node", "Node.js peer (node:http + append/fsync)"),
 ]
-# Targets from the issue text.
+# Targets from the issue text; they are for the SQLite store ("swift"), the PostgreSQL row is extra.
 COLD_MEDIAN_MS_MAX = 10.0
 COLD_RSS_MIB_MAX = 20.0
 HTTP_VS_PYTHON_MIN = 5.0
@@ -96,6 +97,13 @@ def http_result(res, name, clk_tck, stored):
         ticks = out["cpu_ticks_after"] - out["cpu_ticks_before"]
         out["cpu_seconds_during_peak"] = ticks / clk_tck
         out["cpu_us_per_request"] = ticks / clk_tck * 1e6 / peak["requests"] if peak["requests"] else None
+    if peak and out.get("db_cpu_ticks_after") is not None and out.get("db_cpu_ticks_before") is not None:
+        ticks = out["db_cpu_ticks_after"] - out["db_cpu_ticks_before"]
+        out["db_cpu_seconds_during_peak"] = ticks / clk_tck
+        out["db_cpu_us_per_request"] = ticks / clk_tck * 1e6 / peak["requests"] if peak["requests"] else None
+    for key in ("db_cpu_ticks_before", "db_cpu_ticks_after"):
+        if out.get(key) is None:
+            out.pop(key, None)
     if name in stored:
         out["stored_records"] = stored[name]
     return out
@@ -132,6 +140,9 @@ def main():
     config = load(os.path.join(res, "config.json"), {})
     gen = load(os.path.join(res, "gen.json"), {})
     stored = load(os.path.join(res, "http", "stored.json"), {})
+    postgres = load(os.path.join(res, "postgres.json"))
+    if postgres:
+        config["postgres"] = postgres
     cold = {name: cold_result(res, name) for name, _ in COLD}
     http = {name: http_result(res, name, machine.get("clk_tck", 100), stored) for name, _ in HTTP}
 
@@ -152,6 +163,8 @@ def main():
         "cold_rss_node_over_swift": ratio(cold["node"].get("peak_rss_kib_median"), s_cold.get("peak_rss_kib_median")),
         "cpu_per_request_python_over_swift": ratio(http["python"].get("cpu_us_per_request"), http["swift"].get("cpu_us_per_request")),
         "cpu_per_request_node_over_swift": ratio(http["node"].get("cpu_us_per_request"), http["swift"].get("cpu_us_per_request")),
+        "http_rps_swift_postgres_over_sqlite": ratio(peak_rps("swift-pg"), s_rps),
+        "http_p99_swift_postgres_over_sqlite": ratio(p99("swift-pg"), p99("swift")),
     }
 
     def check(value, ok):
@@ -192,10 +205,11 @@ def main():
     md.append(f"Machine: nproc={machine.get('nproc')}, CPU {machine.get('cpu')}, kernel {machine.get('kernel')}, "
               f"temp dir on {machine.get('tmp_fs')}; Python {config.get('python')} (SQLite {config.get('python_sqlite')}), "
               f"Node {config.get('node')}, wrk {config.get('wrk')}, hyperfine {config.get('hyperfine')}.")
-    load_avg = machine.get("loadavg_1m_at_start")
-    if load_avg is not None and load_avg > 0.5:
+    load_start, load_end = machine.get("loadavg_1m_at_start"), machine.get("loadavg_1m_at_end")
+    md.append(f"1-minute load average: {load_start} at the start, {load_end} at the end (this run itself adds up to about 2).")
+    if load_start is not None and load_start > 0.5:
         md.append("")
-        md.append(f"**Warning:** the 1-minute load average was {load_avg} when the run started: other work on "
+        md.append(f"**Warning:** the 1-minute load average was {load_start} when the run started: other work on "
                   "the machine skews these numbers.")
     if not config.get("swift_available"):
         md.append("")
@@ -230,11 +244,26 @@ def main():
         errs = peak.get("error_count", 0) + paced.get("error_count", 0)
         note = " (ran out of distinct bodies; rate over active time)" if peak.get("ran_out_of_distinct_bodies") else ""
         vs = ratio(s_rps, peak.get("requests_per_s")) if name != "swift" else 1.0
-        md.append(f"| {label} | {fmt(peak.get('requests_per_s'), 0)}{note} | {fmt(h.get('cpu_us_per_request'), 0)} | "
+        cpu = fmt(h.get("cpu_us_per_request"), 0)
+        if h.get("db_cpu_us_per_request") is not None:
+            cpu += f" + {fmt(h['db_cpu_us_per_request'], 0)} in PostgreSQL"
+        md.append(f"| {label} | {fmt(peak.get('requests_per_s'), 0)}{note} | {cpu} | "
                   f"{fmt(paced.get('requests_per_s'), 0)} | {fmt((paced.get('latency_ms') or {}).get('p50'), 2)} | "
                   f"{fmt((paced.get('latency_ms') or {}).get('p99'), 2)} | {errs} | {fmt(vs, 2, '×')} |")
+    pg_row = http["swift-pg"]
     md.append("")
-    md.append("### Targets (issue text)")
+    if pg_row.get("status") == "ok":
+        md.append(f"PostgreSQL ÷ SQLite store (Swift server): peak req/s {fmt(ratios['http_rps_swift_postgres_over_sqlite'], 2, '×')}, "
+                  f"p99 at half of each one's own peak {fmt(ratios['http_p99_swift_postgres_over_sqlite'], 2, '×')}.")
+    else:
+        md.append(f"PostgreSQL store: {pg_row.get('status')}: {pg_row.get('reason', '')}")
+    if postgres:
+        md.append(f"PostgreSQL {postgres.get('server_version', '?').split(' ')[0]}: throwaway cluster on this machine (same cores and disk), "
+                  f"fsync={postgres.get('fsync')}, synchronous_commit={postgres.get('synchronous_commit')}, "
+                  f"full_page_writes={postgres.get('full_page_writes')}, wal_sync_method={postgres.get('wal_sync_method')}; "
+                  "a fresh schema; stopped before the peers run.")
+    md.append("")
+    md.append("### Targets (issue text; Swift on the SQLite store)")
     md.append("")
     md.append("| target | measured | result |")
     md.append("|---|---:|---|")

@@ -7,6 +7,8 @@ BENCH_DIR=${BENCH_DIR:-"$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"}
 BENCH_REPO=${BENCH_REPO:-"$(cd "$BENCH_DIR/.." && pwd)"}
 # shellcheck source=../lib/common.sh
 source "$BENCH_DIR/lib/common.sh"
+# shellcheck source=../lib/postgres.sh
+source "$BENCH_DIR/lib/postgres.sh"
 
 SUITE=webhook-receiver
 SECRET=wcpeer-webhook-secret-1
@@ -26,7 +28,6 @@ WRK_THREADS=${BENCH_WRK_THREADS:-1}          # 1 wrk thread leaves the other cor
 WRK_CONNS=${BENCH_WRK_CONNS:-32}
 MAX_RPS=${BENCH_MAX_RPS:-40000}              # distinct bodies are generated for up to this rate
 SERVER_READY_S=${BENCH_SERVER_READY_S:-30}
-BUILD_TIMEOUT_S=${BENCH_BUILD_TIMEOUT_S:-2400}
 OUT_DIR=${BENCH_OUT_DIR:-$BENCH_DIR/out}
 
 ensure_tools python3 curl wrk hyperfine /usr/bin/time getconf node
@@ -42,6 +43,7 @@ export WC_WEBHOOK_SECRET=$SECRET
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/mlc-bench-$SUITE.XXXXXX")
 on_exit() {
   cleanup_pids
+  pg_stop
   if [[ ${BENCH_KEEP_TMP:-0} == 1 ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi
 }
 trap on_exit EXIT
@@ -55,23 +57,7 @@ if awk -v l="$LOAD_AT_START" 'BEGIN { exit !(l > 0.5) }'; then
 fi
 
 # ---- Swift binaries ----------------------------------------------------------------------------
-BIN_DIR=${BENCH_BIN_DIR:-$BENCH_REPO/.build/release}
-swift_note=""
-if [[ -z ${BENCH_BIN_DIR:-} && ${BENCH_NO_BUILD:-0} != 1 ]]; then
-  if command -v swift >/dev/null; then
-    log "swift build -c release --static-swift-stdlib (webhook-receiver, mlc); log: $TMP/build.log"
-    for product in webhook-receiver mlc; do
-      if ! (cd "$BENCH_REPO" && timeout "$BUILD_TIMEOUT_S" swift build -c release --static-swift-stdlib \
-            --product "$product") >>"$TMP/build.log" 2>&1; then
-        swift_note="swift build of $product failed (tail of log below)"
-        log "$swift_note"; tail -n 30 "$TMP/build.log" >&2
-        break
-      fi
-    done
-  else
-    swift_note="swift toolchain not found; not building"
-  fi
-fi
+swift_binaries "$TMP/build.log" webhook-receiver mlc
 RECEIVER=$BIN_DIR/webhook-receiver
 MLC=$BIN_DIR/mlc
 SWIFT_OK=0
@@ -81,22 +67,30 @@ else
   missing_bins=""; [[ -x $RECEIVER ]] || missing_bins+=" $RECEIVER"; [[ -x $MLC ]] || missing_bins+=" $MLC"
   swift_note="${swift_note:+$swift_note; }Swift binaries missing:$missing_bins — benchmarking the peers only. Build: swift build -c release --static-swift-stdlib --product webhook-receiver && swift build -c release --static-swift-stdlib --product mlc (or set BENCH_BIN_DIR)"
   log "WARNING: $swift_note"
-  for kind in cold http; do
-    echo '{"status":"skipped","reason":"Swift binaries missing (see note above)"}' >"$RES/$kind/swift.status"
+  for f in cold/swift http/swift http/swift-pg; do
+    echo '{"status":"skipped","reason":"Swift binaries missing (see note above)"}' >"$RES/$f.status"
   done
 fi
 
-# swift_store DIR — fresh state store in DIR with the bench connection registered.
-# Sets SWIFT_ENV=(MLC_STORE_URL=… MLC_MASTER_KEY=…).
+# swift_store DIR [STORE_URL] — fresh state store (default: SQLite file in DIR) with the bench
+# connection registered; a new master key each time. Sets SWIFT_ENV=(MLC_STORE_URL=… MLC_MASTER_KEY=…).
+# On failure, SWIFT_STORE_ERROR holds the last line of mlc's output.
 swift_store() {
-  local dir=$1
+  local dir=$1 url=${2:-}
   mkdir -p "$dir"
-  SWIFT_ENV=("MLC_STORE_URL=sqlite:$dir/state.sqlite" "MLC_MASTER_KEY=$(head -c 32 /dev/urandom | base64 -w0)")
+  [[ -n $url ]] || url="sqlite:$dir/state.sqlite"
+  SWIFT_ENV=("MLC_STORE_URL=$url" "MLC_MASTER_KEY=$(head -c 32 /dev/urandom | base64 -w0)")
+  SWIFT_STORE_ERROR=""
   if ! env "${SWIFT_ENV[@]}" timeout 60 "$MLC" connection add --file "$BENCH_DIR/fixtures/connection.json" \
        >"$dir/connection-add.log" 2>&1; then
-    log "mlc connection add failed:"; tail -n 20 "$dir/connection-add.log" >&2
+    SWIFT_STORE_ERROR=$(grep -v '^[[:space:]]*$' "$dir/connection-add.log" | tail -n 1)
+    log "mlc connection add ($url) failed:"; tail -n 20 "$dir/connection-add.log" >&2
     return 1
   fi
+}
+# store_failed FILE — status line for a subject whose store could not be prepared.
+store_failed() {
+  printf '{"status":"failed","reason":%s}\n' "$(json_str "mlc connection add failed: ${SWIFT_STORE_ERROR:0:300}")" >"$1"
 }
 
 # ---- distinct signed deliveries ------------------------------------------------------------------
@@ -156,7 +150,7 @@ if ((SWIFT_OK)) && swift_store "$TMP/cold/swift-store"; then
   SWIFT_COLD_ENV=("${SWIFT_ENV[@]}")
   (export "${SWIFT_COLD_ENV[@]}"; cold_start swift 1 "$RECEIVER")
 elif ((SWIFT_OK)); then
-  echo '{"status":"failed","reason":"mlc connection add failed"}' >"$RES/cold/swift.status"
+  store_failed "$RES/cold/swift.status"
 fi
 mkdir -p "$TMP/cold/python" "$TMP/cold/node"
 cold_start python 1 "$PYTHON" "$BENCH_DIR/peers/webhook_once.py" --store "$TMP/cold/python/store.sqlite"
@@ -177,8 +171,9 @@ run_wrk() {
   grep "^WRKJSON " "$wrk_log" | sed 's/^WRKJSON //' >"$RES/http/$name.$phase.json"
 }
 
-# http_mode NAME STORE_COUNT_CMD -- ENV... -- CMD... — start the server on a free port, wait for
-# /health/ready, warm up, measure peak (+ CPU ticks), then a run paced at half the peak; stop it.
+# http_mode NAME ENV... -- CMD... — start the server on a free port, wait for /health/ready, warm
+# up, measure peak (+ CPU ticks), then a run paced at half the peak; stop it. When DB_TICKS names a
+# command (pg_cpu_ticks), the database's CPU ticks around the peak run are recorded too.
 http_mode() {
   local name=$1; shift
   local envs=() cmd=()
@@ -199,11 +194,13 @@ http_mode() {
       >"$RES/http/$name.status"
     return 0
   fi
-  local ok=1 t0 t1
+  local ok=1 t0 t1 d0="" d1=""
   run_wrk "$name" warmup "$port" 0 "$SLICE_WARM" "$WRK_WARM_S" 0 || ok=0
   t0=$(cpu_ticks "$pid") || ok=0
+  [[ -n ${DB_TICKS:-} ]] && { d0=$($DB_TICKS) || d0=""; }
   ((ok)) && { run_wrk "$name" peak "$port" "$SLICE_WARM" "$SLICE_PEAK" "$WRK_PEAK_S" 0 || ok=0; }
   t1=$(cpu_ticks "$pid") || ok=0
+  [[ -n ${DB_TICKS:-} ]] && { d1=$($DB_TICKS) || d1=""; }
   if ((ok)); then
     local half
     half=$("$PYTHON" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(max(1, round(d["requests"] / (d["active_us"] / 1e6) / 2)))' \
@@ -213,14 +210,31 @@ http_mode() {
   fi
   local rc=0
   stop_pid "$pid" || rc=$?
-  printf '{"status":"%s","port":%s,"cpu_ticks_before":%s,"cpu_ticks_after":%s,"server_exit":%s}\n' \
-    "$( ((ok)) && echo ok || echo failed)" "$port" "${t0:-null}" "${t1:-null}" "$rc" >"$RES/http/$name.status"
+  printf '{"status":"%s","port":%s,"cpu_ticks_before":%s,"cpu_ticks_after":%s,"db_cpu_ticks_before":%s,"db_cpu_ticks_after":%s,"server_exit":%s}\n' \
+    "$( ((ok)) && echo ok || echo failed)" "$port" "${t0:-null}" "${t1:-null}" "${d0:-null}" "${d1:-null}" "$rc" \
+    >"$RES/http/$name.status"
 }
 
 if ((SWIFT_OK)) && swift_store "$TMP/http/swift-store"; then
   http_mode swift "${SWIFT_ENV[@]}" MLC_MODE=http -- "$RECEIVER"
 elif ((SWIFT_OK)); then
-  echo '{"status":"failed","reason":"mlc connection add failed"}' >"$RES/http/swift.status"
+  store_failed "$RES/http/swift.status"
+fi
+# The same server on the PostgreSQL store: a throwaway cluster on this machine (durability defaults),
+# a fresh schema, same wrk settings. Stopped right after, so it does not run beside the peers.
+if ((SWIFT_OK)); then
+  if pg_start; then
+    pg_settings_json >"$RES/postgres.json"
+    if swift_store "$TMP/http/swift-pg-store" "$(pg_url "bench_http_$(date +%s)_$RANDOM")"; then
+      DB_TICKS=pg_cpu_ticks http_mode swift-pg "${SWIFT_ENV[@]}" MLC_MODE=http -- "$RECEIVER"
+    else
+      store_failed "$RES/http/swift-pg.status"
+    fi
+    pg_stop
+  else
+    log "PostgreSQL skipped: $PG_SKIP_REASON"
+    printf '{"status":"skipped","reason":%s}\n' "$(json_str "$PG_SKIP_REASON")" >"$RES/http/swift-pg.status"
+  fi
 fi
 mkdir -p "$TMP/http/python" "$TMP/http/node"
 http_mode python -- "$PYTHON" "$BENCH_DIR/peers/webhook_http.py" --port @PORT@ --store "$TMP/http/python/store.sqlite"
