@@ -52,6 +52,12 @@ public enum Formatting {
         return Date(unixMilliseconds: Int64(seconds) * 1000 + Int64(millis))
     }
 
+    /// A value from outside (a header, an event id) made safe for a log line or a store key:
+    /// printable ASCII only, at most `limit` characters.
+    public static func bounded(_ value: String, limit: Int = 100) -> String {
+        String(String(value.unicodeScalars.filter { $0.value >= 0x20 && $0.value < 0x7F }).prefix(limit))
+    }
+
     /// `n` in decimal, left-padded with zeros to `width`.
     public static func pad(_ n: Int, _ width: Int) -> String {
         let digits = String(n)

@@ -36,8 +36,8 @@ public struct AlertCenter: Sendable {
         let now = clock.now()
         for _ in 0..<5 {
             do {
-                if let (current, version) = try await store.getJSON(AlertRecord.self, key),
-                   now < current.windowStart.addingTimeInterval(Double(window.components.seconds)) {
+                let previous = try await store.getJSON(AlertRecord.self, key)
+                if let (current, version) = previous, now < current.windowStart.addingTimeInterval(Double(window.components.seconds)) {
                     var next = current
                     next.count += 1
                     next.total += 1
@@ -46,10 +46,10 @@ public struct AlertCenter: Sendable {
                     if case .swapped = try await store.compareAndSwapJSON(key, expectedVersion: version, next) { return false }
                     continue
                 }
-                let previousTotal = try await store.getJSON(AlertRecord.self, key)
-                let record = AlertRecord(connection: connection, reason: reason, detail: detail, windowStart: now, lastAt: now, count: 1, total: (previousTotal?.value.total ?? 0) + 1)
+                // A new window: the first occurrence is announced.
+                let record = AlertRecord(connection: connection, reason: reason, detail: detail, windowStart: now, lastAt: now, count: 1, total: (previous?.value.total ?? 0) + 1)
                 let wrote: Bool
-                if let previous = previousTotal {
+                if let previous {
                     wrote = try await store.compareAndSwapJSON(key, expectedVersion: previous.version, record).swapped
                 } else {
                     wrote = try await store.insertJSONIfAbsent(key, record).inserted

@@ -303,9 +303,7 @@ public struct WebhookIntake: Sendable {
     }
 
     /// Header values go into logs and keys only cut to a sane length and printable ASCII.
-    static func bounded(_ value: String) -> String {
-        String(String(value.unicodeScalars.filter { $0.value >= 0x20 && $0.value < 0x7F }).prefix(100))
-    }
+    static func bounded(_ value: String) -> String { Formatting.bounded(value) }
 }
 
 /// Where the intake finds a connection with its secrets opened.

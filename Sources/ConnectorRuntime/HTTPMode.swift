@@ -67,7 +67,7 @@ public struct HTTPMode: Sendable {
             let name = field.name.canonicalName
             headers[name] = headers[name].map { $0 + ", " + field.value } ?? field.value
         }
-        logger.debug("http.request.begin", metadata: ["http.path": "\(WebhookPath.bounded(path))"])
+        logger.debug("http.request.begin", metadata: ["http.path": "\(Formatting.bounded(path, limit: 120))"])
         let body: [UInt8]
         do {
             var buffer = try await request.body.collect(upTo: settings.hardBodyLimit)
@@ -77,7 +77,7 @@ public struct HTTPMode: Sendable {
             return Self.json(413, "{\"error\":\"request body over \(settings.hardBodyLimit) bytes\"}")
         }
         var invocation = logger
-        let requestID = headers["x-request-id"].map(WebhookPath.bounded) ?? UUID().uuidString.lowercased()
+        let requestID = headers["x-request-id"].map { Formatting.bounded($0, limit: 120) } ?? UUID().uuidString.lowercased()
         invocation[metadataKey: "invocation_id"] = "\(requestID)"
         invocation[metadataKey: "mode"] = "http"
         let ctx = InvocationContext(function: function, invocationID: requestID, logger: invocation)
@@ -86,8 +86,8 @@ public struct HTTPMode: Sendable {
         do {
             if let event = try CloudEventCodec.decode(headers: headers, body: body) {
                 var eventLogger = invocation
-                eventLogger[metadataKey: "event_id"] = "\(WebhookPath.bounded(event.id))"
-                eventLogger[metadataKey: "event_source"] = "\(WebhookPath.bounded(event.source))"
+                eventLogger[metadataKey: "event_id"] = "\(Formatting.bounded(event.id, limit: 120))"
+                eventLogger[metadataKey: "event_source"] = "\(Formatting.bounded(event.source, limit: 120))"
                 outcome = await handler.handle(event: event, context: InvocationContext(function: function, invocationID: requestID, logger: eventLogger))
             } else {
                 let target = request.uri.query.map { "\(path)?\($0)" } ?? path
@@ -125,11 +125,6 @@ struct DrainAnnouncer: Service {
     }
 }
 
-enum WebhookPath {
-    static func bounded(_ value: String) -> String {
-        String(String(value.unicodeScalars.filter { $0.value >= 0x20 && $0.value < 0x7F }).prefix(120))
-    }
-}
 
 extension HTTPMode {
     /// Serves in the background while `body` runs with the bound port, then drains gracefully.

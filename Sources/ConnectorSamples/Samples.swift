@@ -45,8 +45,14 @@ public enum Samples {
         var request: Request
     }
 
-    /// Every captured delivery, in file-name order.
+    /// Every captured delivery, in file-name order (read once per process).
     public static func realDeliveries() throws -> [CapturedDelivery] {
+        try loaded.get()
+    }
+
+    private static let loaded = Result { try load() }
+
+    private static func load() throws -> [CapturedDelivery] {
         guard let directory = Bundle.module.url(forResource: "Captures/woocommerce-real/deliveries", withExtension: nil)
             ?? Bundle.module.resourceURL?.appendingPathComponent("Captures/woocommerce-real/deliveries") else {
             throw CocoaError(.fileNoSuchFile)
