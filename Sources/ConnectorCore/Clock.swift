@@ -46,3 +46,37 @@ extension Date {
         self.init(timeIntervalSince1970: TimeInterval(milliseconds) / 1000)
     }
 }
+
+/// Waiting, injected like the clock: back-off, Retry-After and retry spacing wait through it,
+/// so a test records the waits (and moves its clock) instead of sleeping.
+public protocol Sleeper: Sendable {
+    /// Waits `seconds`; throws `CancellationError` when the task is cancelled.
+    func sleep(seconds: TimeInterval) async throws
+}
+
+/// Real waiting.
+public struct SystemSleeper: Sleeper {
+    public init() {}
+    public func sleep(seconds: TimeInterval) async throws {
+        guard seconds > 0 else { return }
+        try await Task.sleep(for: .milliseconds(Int64((seconds * 1000).rounded(.up))))
+    }
+}
+
+/// Waiting that returns at once: it records every wait and, when given a manual clock, moves
+/// that clock forward by the wait — so expiry and Retry-After logic sees time pass.
+public final class RecordingSleeper: Sleeper {
+    private let waits = Mutex<[TimeInterval]>([])
+    private let clock: ManualWallClock?
+
+    public init(advancing clock: ManualWallClock? = nil) { self.clock = clock }
+
+    public func sleep(seconds: TimeInterval) async throws {
+        try Task.checkCancellation()
+        waits.withLock { $0.append(seconds) }
+        if seconds > 0 { clock?.advance(by: seconds) }
+    }
+
+    /// Every wait asked for so far, in order.
+    public var recorded: [TimeInterval] { waits.withLock { $0 } }
+}
