@@ -15,6 +15,7 @@ public struct ConnectorError: Error, Sendable, Equatable, CustomStringConvertibl
     private enum Code: String, Sendable {
         case invalidConfiguration, invalidInput, notFound, alreadyExists, storeUnavailable
         case masterKey, sealing, conflict
+        case remoteUnavailable, remoteRejected, credentialsRejected, throttled
     }
 
     private let code: Code
@@ -22,16 +23,19 @@ public struct ConnectorError: Error, Sendable, Equatable, CustomStringConvertibl
     public let message: String
     /// What to do about it, in one line (may be empty).
     public let fix: String
+    /// How long the remote system asked us to wait (`Retry-After`), when it said.
+    public let retryAfter: Double?
 
-    private init(_ code: Code, _ message: String, fix: String = "") {
+    private init(_ code: Code, _ message: String, fix: String = "", retryAfter: Double? = nil) {
         self.code = code
         self.message = message
         self.fix = fix
+        self.retryAfter = retryAfter
     }
 
     public var disposition: Disposition {
         switch code {
-        case .storeUnavailable: .transient
+        case .storeUnavailable, .remoteUnavailable, .throttled: .transient
         default: .permanent
         }
     }
@@ -51,6 +55,14 @@ public struct ConnectorError: Error, Sendable, Equatable, CustomStringConvertibl
     public static func masterKey(_ message: String, fix: String = "") -> Self { .init(.masterKey, message, fix: fix) }
     public static func sealing(_ message: String, fix: String = "") -> Self { .init(.sealing, message, fix: fix) }
     public static func conflict(_ message: String, fix: String = "") -> Self { .init(.conflict, message, fix: fix) }
+    /// A remote system did not answer, or answered 5xx / a timeout: try again later.
+    public static func remoteUnavailable(_ message: String, fix: String = "", retryAfter: Double? = nil) -> Self { .init(.remoteUnavailable, message, fix: fix, retryAfter: retryAfter) }
+    /// A remote system refused the request itself (validation, business rule): retrying fails the same way.
+    public static func remoteRejected(_ message: String, fix: String = "") -> Self { .init(.remoteRejected, message, fix: fix) }
+    /// A remote system refused our credentials (a wrong secret, an app not registered).
+    public static func credentialsRejected(_ message: String, fix: String = "") -> Self { .init(.credentialsRejected, message, fix: fix) }
+    /// A remote system asked us to slow down (429 + Retry-After).
+    public static func throttled(_ message: String, retryAfter: Double?) -> Self { .init(.throttled, message, fix: "wait and retry; nothing was processed", retryAfter: retryAfter) }
 
     // Comparison values: `error == .notFound` style checks.
     public static let invalidConfiguration = ConnectorError(.invalidConfiguration, "invalid configuration")
@@ -61,4 +73,8 @@ public struct ConnectorError: Error, Sendable, Equatable, CustomStringConvertibl
     public static let masterKey = ConnectorError(.masterKey, "master key")
     public static let sealing = ConnectorError(.sealing, "sealing")
     public static let conflict = ConnectorError(.conflict, "conflict")
+    public static let remoteUnavailable = ConnectorError(.remoteUnavailable, "remote unavailable")
+    public static let remoteRejected = ConnectorError(.remoteRejected, "remote rejected")
+    public static let credentialsRejected = ConnectorError(.credentialsRejected, "credentials rejected")
+    public static let throttled = ConnectorError(.throttled, "throttled")
 }
