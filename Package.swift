@@ -66,6 +66,15 @@ let package = Package(
             "ConnectorCore",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        // The F&O side: Entra ID tokens, OData reads and writes, `$batch`, throttling.
+        .target(name: "DynamicsClient", dependencies: [
+            "ConnectorCore",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // Use cases over protocols: webhook intake today; posting, catalog and backfill later.
         .target(name: "ConnectorFlows", dependencies: [
             "ConnectorCore", "ConnectorStore", "ConnectorConnections", "WooCommerceAPI",
