@@ -6,7 +6,10 @@ import PackageDescription
 func function(_ name: String) -> Target {
     .executableTarget(
         name: name,
-        dependencies: ["ConnectorRuntime", "ConnectorFlows", "ConnectorConnections"],
+        dependencies: [
+            "ConnectorRuntime", "ConnectorFlows", "ConnectorConnections", "ConnectorRemotes", "ConnectorCore",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ],
         path: "functions/\(name)",
         exclude: ["README.md", "events"]
     )
@@ -75,9 +78,21 @@ let package = Package(
             .product(name: "NIOFoundationCompat", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        // Use cases over protocols: webhook intake today; posting, catalog and backfill later.
+        // Pure WooCommerce → F&O translation (SPEC §7, §8): no I/O.
+        .target(name: "ConnectorMapping", dependencies: [
+            "ConnectorCore", "ConnectorConnections", "DynamicsClient", "WooCommerceClient",
+        ]),
+        // Use cases: webhook intake, order posting; catalog and backfill later.
         .target(name: "ConnectorFlows", dependencies: [
             "ConnectorCore", "ConnectorStore", "ConnectorConnections", "WooCommerceAPI",
+            "ConnectorMapping", "DynamicsClient", "WooCommerceClient",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The live clients for a connection over one shared HTTP client (wiring, no logic).
+        .target(name: "ConnectorRemotes", dependencies: [
+            "ConnectorCore", "ConnectorStore", "ConnectorConnections", "ConnectorFlows", "DynamicsClient", "WooCommerceClient",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         // Front doors: once and http (CloudEvents) adapters, mode selection, store from URL.
         .target(name: "ConnectorRuntime", dependencies: [
@@ -116,6 +131,18 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
+        // The WooCommerce REST v3 client: auth (Basic, query keys, OAuth 1.0a), typed models,
+        // paging, errors classed permanent/transient. Never imports the emulator.
+        .target(name: "WooCommerceClient", dependencies: [
+            "ConnectorCore", "WooCommerceAPI",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         // Test doubles and helpers shared by the test targets.
         .target(

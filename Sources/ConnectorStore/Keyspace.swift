@@ -36,12 +36,38 @@ public enum Keyspace {
 
     /// Order links (Woo id → F&O keys). Never expire; kept by `connection remove` unless `--purge`.
     public static func orderLinks(_ connection: String) -> String { "link/\(StoreKey.segment(connection))/" }
+    /// The link of one WooCommerce order to what it became in F&O. Never expires.
+    public static func orderLink(_ connection: String, orderID: Int) -> String { "link/\(StoreKey.segment(connection))/order/\(orderID)" }
+
+    /// The audit record (state and timeline) of one order, customer or refund. Expires after
+    /// the retention (it holds personal data).
+    public static func record(_ connection: String, kind: String, id: String) -> String {
+        "record/\(StoreKey.segment(connection))/\(StoreKey.segment(kind))/\(StoreKey.segment(id))"
+    }
+    public static func records(_ connection: String) -> String { "record/\(StoreKey.segment(connection))/" }
+
+    /// Leases: one order at a time (per connection), and F&O's single-writer entities per
+    /// environment and legal entity (`customers`, `journal`).
+    public static func orderLease(_ connection: String, orderID: Int) -> String { "lease/order/\(StoreKey.segment(connection))/\(orderID)" }
+    public static func entityLease(environment: String, legalEntity: String, entity: String) -> String {
+        "lease/fo/\(StoreKey.segment(environment))/\(StoreKey.segment(legalEntity))/\(StoreKey.segment(entity))"
+    }
+
+    /// The open payment journal per (environment, legal entity, journal name), with its
+    /// compare-and-swap line counter.
+    public static func paymentJournal(environment: String, legalEntity: String, journalName: String) -> String {
+        "journal/\(StoreKey.segment(environment))/\(StoreKey.segment(legalEntity))/\(StoreKey.segment(journalName))"
+    }
+
+    /// `throttledUntil` of one F&O environment (written on a 429 only).
+    public static func throttle(environment: String) -> String { "throttle/\(StoreKey.segment(environment))" }
+
     /// Poll cursors. Never expire; kept by `connection remove` unless `--purge`.
     public static func cursors(_ connection: String) -> String { "cursor/\(StoreKey.segment(connection))/" }
 
     /// Prefixes `connection remove` clears: everything of the connection's but links and cursors.
     public static func removablePrefixes(_ connection: String) -> [String] {
-        [deliveries(connection), pending(connection), audits(connection), alerts(connection), "catalog/\(StoreKey.segment(connection))/"]
+        [deliveries(connection), pending(connection), audits(connection), records(connection), alerts(connection), "catalog/\(StoreKey.segment(connection))/"]
     }
     /// Prefixes only `--purge` clears.
     public static func durablePrefixes(_ connection: String) -> [String] { [orderLinks(connection), cursors(connection)] }

@@ -6,7 +6,7 @@ import NIOCore
 import NIOFoundationCompat
 
 /// Who the connector is to Entra ID and which F&O environment it wants a token for.
-public struct DynamicsCredentials: Sendable, Equatable {
+public struct DynamicsCredentials: Sendable, Hashable {
     /// The environment URL as the token's audience: lower-case, no trailing slash (a slash or
     /// an upper-case letter in `aud` is a classic cause of 401 from F&O).
     public let audience: String

@@ -1,10 +1,19 @@
-// order-poster: not in this build yet (issue 4, orders into F&O). Wiring only: it answers every input with a clear
-// rejection so a deployment that routes events here fails loudly instead of dropping them.
+// order-poster: pending orders into F&O exactly once (SPEC §8). Wiring only.
+import AsyncHTTPClient
+import ConnectorConnections
+import ConnectorCore
 import ConnectorFlows
+import ConnectorRemotes
 import ConnectorRuntime
 import Foundation
 
-let code = await FunctionMain.run(name: "order-poster") { _ in
-    NotYetAvailableFunction(name: "order-poster", issue: "issue 4, orders into F&O")
+let code = await FunctionMain.run(name: "order-poster") { env in
+    let key = try MasterKey.fromEnvironment(env.environment)
+    let connections = StoredConnections(repository: ConnectionRepository(store: env.store, clock: env.clock), key: key, clock: env.clock)
+    let remotes = LiveRemoteSystems(httpClient: .shared, store: env.store, clock: env.clock, sleeper: SystemSleeper(), logger: env.logger)
+    var settings = OrderPoster.Settings()
+    settings.retention = env.settings.retention
+    let poster = OrderPoster(store: env.store, connections: connections, remotes: remotes, clock: env.clock, sleeper: SystemSleeper(), settings: settings)
+    return OrderPosterFunction(poster: poster, store: env.store)
 }
 exit(code)

@@ -1,0 +1,34 @@
+import Foundation
+
+/// What one WooCommerce order became in F&O (SPEC §5 "order links"): kept forever, read
+/// before every step so a retry, a duplicate delivery or a second instance never posts twice.
+public struct OrderLink: Codable, Sendable, Equatable {
+    public struct JournalPosition: Codable, Sendable, Equatable {
+        public var reference: String
+        public var journalBatchNumber: String
+        public var lineNumber: Int
+        public var amount: Decimal
+    }
+
+    public var orderID: Int
+    public var reference: String
+    public var customerAccount: String
+    public var currency: String
+    /// Set as soon as F&O gave it — before the lines, when F&O numbers the order.
+    public var salesOrderNumber: String?
+    /// True once every line is in F&O and their amounts add up.
+    public var linesComplete: Bool
+    /// `OrderPlan.fingerprint` of what was posted: another one later is an edit.
+    public var fingerprint: String
+    public var payment: JournalPosition?
+    /// Refund id → its journal line.
+    public var refunds: [String: JournalPosition]
+    /// F&O's amount sum of the sales order lines at posting.
+    public var postedNet: Decimal?
+    public var postedAt: Date?
+    /// WooCommerce's total and tax at posting (for reconciliation).
+    public var wooTotal: Decimal?
+    public var wooTax: Decimal?
+    /// Set when the order was seen fully invoiced in F&O and completed in WooCommerce.
+    public var completedAt: Date?
+}

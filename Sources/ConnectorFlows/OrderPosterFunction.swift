@@ -1,0 +1,92 @@
+import ConnectorCore
+import ConnectorStore
+import Foundation
+import Logging
+
+/// The `order-poster` function: `com.mlconnector.order.changed` posts one order,
+/// `com.mlconnector.orders.drain` posts all pending orders of one connection (or of all).
+public struct OrderPosterFunction: FunctionHandler {
+    public static let orderChanged = "com.mlconnector.order.changed"
+    public static let ordersDrain = "com.mlconnector.orders.drain"
+
+    let poster: OrderPoster
+    let store: any KeyValueStore
+    /// Orders one drain works before handing the rest to the next drain.
+    let drainLimit: Int
+
+    public init(poster: OrderPoster, store: any KeyValueStore, drainLimit: Int = 500) {
+        self.poster = poster
+        self.store = store
+        self.drainLimit = drainLimit
+    }
+
+    struct ChangedData: Decodable { var connection: String; var orderId: Int }
+    struct DrainData: Decodable { var connection: String? }
+
+    public func handle(event: CloudEvent, context: InvocationContext) async -> Outcome {
+        switch event.type {
+        case Self.orderChanged:
+            guard let data = try? JSONDecoder().decode(ChangedData.self, from: Data(event.data ?? [])) else {
+                return .reject(400, "\(Self.orderChanged) needs data {\"connection\": \"…\", \"orderId\": N}")
+            }
+            let result = await poster.post(connectionID: data.connection, orderID: data.orderId, logger: context.logger)
+            return Self.outcome(result, orderID: data.orderId)
+        case Self.ordersDrain:
+            let data = (try? JSONDecoder().decode(DrainData.self, from: Data(event.data ?? []))) ?? DrainData(connection: nil)
+            return await drain(connection: data.connection, context: context)
+        default:
+            return .reject(400, "order-poster takes \(Self.orderChanged) and \(Self.ordersDrain) events, not \(Formatting.bounded(event.type))")
+        }
+    }
+
+    public func handle(request: HTTPRequestEnvelope, context: InvocationContext) async -> Outcome {
+        .reject(400, "order-poster takes CloudEvents (\(Self.orderChanged), \(Self.ordersDrain)); send one in binary or structured mode")
+    }
+
+    /// Posts every pending order, oldest key first; answers retry if any stays pending.
+    public func drain(connection: String?, context: InvocationContext) async -> Outcome {
+        let connections: [String]
+        do {
+            if let connection {
+                connections = [connection]
+            } else {
+                connections = try await store.listAll(prefix: Keyspace.connections).map { String($0.key.dropFirst(Keyspace.connections.count)).removingPercentEncoding ?? "" }
+            }
+        } catch {
+            return .retry("the store is unavailable: \(error)")
+        }
+        var counts: [String: Int] = [:]
+        var worked = 0
+        for id in connections {
+            let prefix = Keyspace.pending(id, kind: "order", resourceID: "")
+            let items: [StoredValue]
+            do { items = try await store.listAll(prefix: prefix) } catch { return .retry("the store is unavailable: \(error)") }
+            for item in items {
+                guard worked < drainLimit else { break }
+                guard let orderID = Int(item.key.dropFirst(prefix.count)) else { continue }
+                worked += 1
+                let result = await poster.post(connectionID: id, orderID: orderID, logger: context.logger)
+                counts[OrderPoster.label(result), default: 0] += 1
+            }
+        }
+        let summary = counts.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }.joined(separator: ",")
+        if counts["retry", default: 0] > 0 || worked >= drainLimit {
+            return .retry("\(counts["retry", default: 0]) order(s) stay pending", status: 503)
+        }
+        return .done(200, json: "{\"status\":\"drained\",\(summary.isEmpty ? "\"orders\":0" : summary)}", reason: "drained")
+    }
+
+    static func outcome(_ result: PostResult, orderID: Int) -> Outcome {
+        switch result {
+        case .posted(let number):
+            .done(200, json: "{\"status\":\"posted\",\"orderId\":\(orderID),\"salesOrderNumber\":\(JSONText.quoted(number))}", reason: "posted")
+        case .skipped(let reason):
+            .done(200, json: "{\"status\":\"skipped\",\"orderId\":\(orderID),\"reason\":\(JSONText.quoted(reason))}", reason: "skipped")
+        case .parked(let reason):
+            // Parked is an answer, not a failure of the invocation: the record waits for a person.
+            .done(200, json: "{\"status\":\"parked\",\"orderId\":\(orderID),\"reason\":\(JSONText.quoted(reason))}", reason: "parked")
+        case .retryLater(let reason, let after):
+            .retry(reason, status: after == nil ? 503 : 429, after: after.map { Int($0.rounded(.up)) })
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import ConnectorCore
+import ConnectorStore
+import Foundation
+
+/// The audit record of one thing the connector handles (an order today; customers and product
+/// pushes use the same shape): its state and a timeline of every step and remote call, so an
+/// on-call engineer can read from the store alone what happened and why (SPEC §10).
+public struct AuditRecord: Codable, Sendable, Equatable {
+    public enum State: String, Codable, Sendable, CaseIterable {
+        /// Handed on, not yet worked (or retrying after a transient failure).
+        case pending
+        /// In F&O, to the cent.
+        case posted
+        /// Not for F&O (not paid, a delete stub): nothing to do.
+        case skipped
+        /// Stopped by a permanent problem a person must fix; replay after fixing.
+        case parked
+        /// The last attempt failed transiently; the next drain retries it.
+        case failed
+    }
+
+    public struct Event: Codable, Sendable, Equatable {
+        public var at: Date
+        /// `received`, `mapped`, `call`, `posted`, `parked`, …
+        public var step: String
+        public var detail: String
+        /// For remote calls: method, path, status, latency.
+        public var call: String?
+    }
+
+    public var connection: String
+    public var kind: String
+    public var id: String
+    public var state: State
+    /// The last reason (a park's problem, a failure's error, F&O's `innererror.message`).
+    public var reason: String?
+    /// F&O keys this record became (sales order number, journal batch and line).
+    public var keys: [String: String]
+    public var attempts: Int
+    public var updatedAt: Date
+    public var timeline: [Event]
+
+    /// The newest events kept per record; older ones are dropped first.
+    public static let timelineLimit = 300
+}
+
+/// Reads and writes audit records with the configured retention.
+public struct AuditRecords: Sendable {
+    let store: any KeyValueStore
+    let clock: any WallClock
+    let retention: Duration
+
+    public init(store: any KeyValueStore, clock: any WallClock, retention: Duration) {
+        self.store = store
+        self.clock = clock
+        self.retention = retention
+    }
+
+    public func load(connection: String, kind: String, id: String) async throws -> AuditRecord? {
+        try await store.getJSON(AuditRecord.self, Keyspace.record(connection, kind: kind, id: id))?.value
+    }
+
+    /// Saves `record` (last writer wins: one order is worked under its lease).
+    public func save(_ record: AuditRecord) async throws {
+        var record = record
+        if record.timeline.count > AuditRecord.timelineLimit { record.timeline.removeFirst(record.timeline.count - AuditRecord.timelineLimit) }
+        record.updatedAt = clock.now()
+        _ = try await store.setJSON(Keyspace.record(record.connection, kind: record.kind, id: record.id), record, ttl: retention)
+    }
+
+    /// Every record of a connection (optionally in one state), newest first.
+    public func list(connection: String, state: AuditRecord.State? = nil) async throws -> [AuditRecord] {
+        try await store.listAll(prefix: Keyspace.records(connection))
+            .compactMap { try? StoreJSON.decoder.decode(AuditRecord.self, from: Data($0.value)) }
+            .filter { state == nil || $0.state == state }
+            .sorted { $0.updatedAt > $1.updatedAt }
+    }
+}
