@@ -149,6 +149,9 @@ let package = Package(
             name: "ConnectorTestSupport",
             dependencies: ["ConnectorCore", "ConnectorStore", "ConnectorStoreSQLite", "ConnectorStorePostgres", "ConnectorConnections", "ConnectorSamples"]
         ),
+        .testTarget(name: "ConnectorMappingTests", dependencies: [
+            "ConnectorMapping", "ConnectorConnections", "ConnectorSamples", "DynamicsClient", "WooCommerceClient",
+        ]),
         .testTarget(name: "ConnectorStoreTests", dependencies: [
             "ConnectorStore", "ConnectorStoreSQLite", "ConnectorStorePostgres", "ConnectorTestSupport",
         ]),

@@ -73,4 +73,20 @@ public enum Samples {
         guard let found = try realDeliveries().first(where: { $0.name.hasPrefix(prefix) }) else { throw CocoaError(.fileNoSuchFile) }
         return found
     }
+
+    /// One captured REST exchange (`order-get-after-two-refunds`): its status and the exact
+    /// response body WooCommerce 10.0.2 sent.
+    public static func restResponse(_ name: String) throws -> (status: Int, body: [UInt8]) {
+        struct File: Decodable {
+            struct Response: Decodable { var status_line: String; var raw_body: String }
+            var response: Response
+        }
+        guard let url = Bundle.module.url(forResource: "Captures/woocommerce-real/rest/\(name)", withExtension: "json")
+            ?? Bundle.module.resourceURL?.appendingPathComponent("Captures/woocommerce-real/rest/\(name).json") else {
+            throw CocoaError(.fileNoSuchFile)
+        }
+        let file = try JSONDecoder().decode(File.self, from: Data(contentsOf: url))
+        let status = file.response.status_line.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+        return (status, Array(file.response.raw_body.utf8))
+    }
 }
