@@ -149,6 +149,10 @@ let package = Package(
             name: "ConnectorTestSupport",
             dependencies: ["ConnectorCore", "ConnectorStore", "ConnectorStoreSQLite", "ConnectorStorePostgres", "ConnectorConnections", "ConnectorSamples"]
         ),
+        .testTarget(name: "DynamicsClientTests", dependencies: [
+            "DynamicsClient", "ConnectorCore", "ConnectorTestSupport",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ]),
         .testTarget(name: "ConnectorMappingTests", dependencies: [
             "ConnectorMapping", "ConnectorConnections", "ConnectorSamples", "DynamicsClient", "WooCommerceClient",
         ]),
