@@ -109,7 +109,9 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
         .executableTarget(name: "mlc", dependencies: [
-            "ConnectorRuntime", "ConnectorFlows", "ConnectorConnections", "ConnectorStore", "ConnectorDemo",
+            "ConnectorRuntime", "ConnectorFlows", "ConnectorConnections", "ConnectorStore", "ConnectorDemo", "ConnectorRemotes", "ConnectorCore",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         function("webhook-receiver"),

@@ -178,14 +178,8 @@ public struct OrderPoster: Sendable {
             return .skipped("status \(order.status) is not a paid status (\(connection.orders.paidStatuses.joined(separator: ", ")))")
         }
 
-        let refunds = order.refunds.isEmpty ? [] : try await woo.refunds(orderID: orderID)
-        var parentSKUs: [Int: String] = [:]
-        for item in order.lineItems where item.variationID != 0 && parentSKUs[item.productID] == nil {
-            if let product = try? await woo.product(item.productID) { parentSKUs[item.productID] = product.sku }
-        }
-        let mapper = OrderMapper(connection: connection)
         let plan: OrderPlan
-        switch mapper.plan(order: order, refunds: refunds, parentSKUs: parentSKUs) {
+        switch try await Self.map(order, connection: connection, woo: woo) {
         case .problems(let problems):
             for problem in problems { timeline.add("mapping.problem", problem.description) }
             return .parked(problems.map(\.description).joined(separator: "; "))
@@ -255,6 +249,41 @@ public struct OrderPoster: Sendable {
         }
         for skipped in plan.skippedRefunds { timeline.add("refund.skipped", "refund \(skipped.refundID) (\(skipped.amount)): \(skipped.reason)") }
         return .posted(salesOrderNumber: link.salesOrderNumber ?? "?")
+    }
+
+    /// Reads what the mapping needs besides the order (its refunds, the SKUs of variable
+    /// products) and maps it.
+    static func map(_ order: WooOrder, connection: Connection, woo: WooCommerceClient) async throws -> MappingOutcome {
+        let refunds = order.refunds.isEmpty ? [] : try await woo.refunds(orderID: order.id)
+        var parentSKUs: [Int: String] = [:]
+        for item in order.lineItems where item.variationID != 0 && parentSKUs[item.productID] == nil {
+            if let product = try? await woo.product(item.productID) { parentSKUs[item.productID] = product.sku }
+        }
+        return OrderMapper(connection: connection).plan(order: order, refunds: refunds, parentSKUs: parentSKUs)
+    }
+
+    /// What posting the order now would do, without writing anything anywhere: the plan or
+    /// its problems, and what F&O already holds under the order's reference.
+    public func preview(connectionID: String, orderID: Int) async throws -> String {
+        guard let connection = try await connections.connection(connectionID) else {
+            throw ConnectorError.notFound("no connection \(connectionID)", fix: "list them with mlc connection list")
+        }
+        let woo = try remotes.woocommerce(connection)
+        let fo = try remotes.dynamics(connection)
+        let order = try await woo.order(orderID)
+        var out = "order \(orderID) (\(order.number)): status \(order.status), total \(order.total) \(order.currency), tax \(order.totalTax)\n"
+        switch try await Self.map(order, connection: connection, woo: woo) {
+        case .problems(let problems):
+            out += "would park:\n" + problems.map { "  - \($0)" }.joined(separator: "\n")
+        case .planned(let plan):
+            let existing = try await fo.read(ODataQuery(FOEntity.salesOrderHeaders, legalEntity: fo.legalEntity, filter: .eq("CustomersOrderReference", plan.reference), select: FOSalesOrderHeader.select), as: FOSalesOrderHeader.self)
+            out += "customer \(plan.customer.account); reference \(plan.reference); F&O already has: \(existing.isEmpty ? "nothing" : existing.map(\.SalesOrderNumber).joined(separator: ", "))\n"
+            for line in plan.lines { out += "  line \(line.reference): \(line.record["ItemNumber"].map { $0.jsonText } ?? "?") amount \(line.amount)\n" }
+            out += "net \(plan.expectedNet) (lines add up: \(plan.lines.reduce(Decimal(0)) { $0 + $1.amount } == plan.expectedNet ? "yes" : "NO"))"
+            if let payment = plan.payment { out += "; payment \(payment.reference) \(payment.amount)" }
+            for refund in plan.refunds { out += "; refund \(refund.reference) \(refund.amount)" }
+        }
+        return out
     }
 
     private func ensureCustomer(_ customer: CustomerPlan, fo: DynamicsClient, connection: Connection, timeline: Timeline) async throws {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ConnectorConnections
 import ConnectorCore
+import ConnectorFlows
 import ConnectorStore
 import Foundation
 
@@ -8,7 +9,7 @@ struct ConnectionCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "connection",
         abstract: "Add, change, inspect and remove connections (secrets are sealed with the master key).",
-        subcommands: [Add.self, Update.self, List.self, Show.self, Remove.self, SetSecret.self]
+        subcommands: [Add.self, Update.self, List.self, Show.self, Ping.self, Pause.self, Resume.self, Remove.self, SetSecret.self]
     )
 
     struct Add: AsyncParsableCommand {
@@ -72,6 +73,54 @@ struct ConnectionCommand: AsyncParsableCommand {
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
                 print(String(decoding: try encoder.encode(connection), as: UTF8.self))
                 print("secrets sealed under master key \(keys.sorted().joined(separator: ", "))")
+            } catch { Self.exitCleanly(CLIError(error)) }
+        }
+    }
+
+    struct Ping: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Prove the WooCommerce and F&O URLs and credentials with one authenticated read each (exit 1 if either fails).")
+        @Argument(help: "Connection id.") var name: String
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            do {
+                let results = try await Services.with(store) { services in
+                    await ConnectionCheck(remotes: services.remotes).ping(try await services.connection(name))
+                }
+                for result in results { print("\(result.system): \(result.ok ? "ok" : "FAILED") — \(result.detail)") }
+                if results.contains(where: { !$0.ok }) { Foundation.exit(1) }
+            } catch { Self.exitCleanly(CLIError(error)) }
+        }
+    }
+
+    struct Pause: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop posting to F&O (deliveries are still recorded), e.g. during F&O maintenance.")
+        @Argument(help: "Connection id.") var name: String
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            do {
+                try await withStore(store) { store in
+                    _ = try await ConnectionRepository(store: store).loadMasked(name)
+                    try await ConnectionControl(store: store).setPaused(name, true, at: Date())
+                }
+                print("connection '\(name)' paused: deliveries are recorded, nothing is posted until: mlc connection resume \(name)")
+            } catch { Self.exitCleanly(CLIError(error)) }
+        }
+    }
+
+    struct Resume: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Post again after a pause (pending orders are taken by the next drain).")
+        @Argument(help: "Connection id.") var name: String
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            do {
+                try await withStore(store) { store in
+                    _ = try await ConnectionRepository(store: store).loadMasked(name)
+                    try await ConnectionControl(store: store).setPaused(name, false, at: Date())
+                }
+                print("connection '\(name)' resumed")
             } catch { Self.exitCleanly(CLIError(error)) }
         }
     }
