@@ -62,6 +62,9 @@ public enum Keyspace {
     /// `throttledUntil` of one F&O environment (written on a 429 only).
     public static func throttle(environment: String) -> String { "throttle/\(StoreKey.segment(environment))" }
 
+    /// A sealed F&O bearer token per (authority, tenant, app, environment); expires with it.
+    public static func token(identityDigest: String) -> String { "token/\(StoreKey.segment(identityDigest))" }
+
     /// Poll cursors. Never expire; kept by `connection remove` unless `--purge`.
     public static func cursors(_ connection: String) -> String { "cursor/\(StoreKey.segment(connection))/" }
 

@@ -41,6 +41,11 @@ public struct AccessToken: Sendable, Equatable {
     public let value: String
     /// When the connector stops using it: shortly before Entra's `expires_in` runs out.
     public let refreshAt: Date
+
+    public init(value: String, refreshAt: Date) {
+        self.value = value
+        self.refreshAt = refreshAt
+    }
 }
 
 /// Where tokens can be kept between invocations (sealed in the store in production), so a

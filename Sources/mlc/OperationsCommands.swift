@@ -21,7 +21,8 @@ struct Services {
             let clock = SystemWallClock()
             let logger = Logger(label: "mlc") { label in JSONLogHandler(label: label, sink: FileDescriptorLogSink.standardError, level: cliLogLevel()) }
             let connections = StoredConnections(repository: ConnectionRepository(store: store, clock: clock), key: key, clock: clock)
-            let remotes = LiveRemoteSystems(httpClient: .shared, store: store, clock: clock, sleeper: SystemSleeper(), logger: logger)
+            let remotes = LiveRemoteSystems(httpClient: .shared, store: store, clock: clock, sleeper: SystemSleeper(),
+                                            tokenCache: SealedTokenCache(store: store, key: key, clock: clock), logger: logger)
             let poster = OrderPoster(store: store, connections: connections, remotes: remotes, clock: clock, sleeper: SystemSleeper())
             defer { Task { await remotes.shutdown() } }
             return try await body(Services(store: store, connections: connections, remotes: remotes, poster: poster))

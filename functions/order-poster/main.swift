@@ -10,7 +10,8 @@ import Foundation
 let code = await FunctionMain.run(name: "order-poster") { env in
     let key = try MasterKey.fromEnvironment(env.environment)
     let connections = StoredConnections(repository: ConnectionRepository(store: env.store, clock: env.clock), key: key, clock: env.clock)
-    let remotes = LiveRemoteSystems(httpClient: .shared, store: env.store, clock: env.clock, sleeper: SystemSleeper(), logger: env.logger)
+    let remotes = LiveRemoteSystems(httpClient: .shared, store: env.store, clock: env.clock, sleeper: SystemSleeper(),
+                                    tokenCache: SealedTokenCache(store: env.store, key: key, clock: env.clock), logger: env.logger)
     var settings = OrderPoster.Settings()
     settings.retention = env.settings.retention
     let poster = OrderPoster(store: env.store, connections: connections, remotes: remotes, clock: env.clock, sleeper: SystemSleeper(), settings: settings)
