@@ -108,6 +108,18 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
+        // The WooCommerce REST v3 client: auth (Basic, query keys, OAuth 1.0a), typed models,
+        // paging, errors classed permanent/transient. Never imports the emulator.
+        .target(name: "WooCommerceClient", dependencies: [
+            "ConnectorCore", "WooCommerceAPI",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // Test doubles and helpers shared by the test targets.
         .target(
             name: "ConnectorTestSupport",
@@ -137,6 +149,19 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            resources: [.copy("Captures")]
+        ),
+        .testTarget(
+            name: "WooCommerceClientTests",
+            dependencies: [
+                "WooCommerceClient", "WooCommerceEmulator", "ConnectorTestSupport", "ConnectorCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.copy("Captures")]
         ),
