@@ -298,6 +298,7 @@ public enum WooManageStock: Sendable, Hashable, Codable {
 }
 
 /// A product attribute; `variation` attributes define a variable product's variations.
+/// A variation in the product shape (found by SKU) carries one `option` instead of `options`.
 public struct WooProductAttribute: Sendable, Hashable, Decodable {
     /// 0 for a custom (non-taxonomy) attribute.
     public var id: Int
@@ -306,6 +307,22 @@ public struct WooProductAttribute: Sendable, Hashable, Decodable {
     public var visible: Bool?
     public var variation: Bool?
     public var options: [String]
+
+    enum CodingKeys: String, CodingKey { case id, name, position, visible, variation, options, option }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decodeIfPresent(Int.self, forKey: .id) ?? 0
+        name = try c.decode(String.self, forKey: .name)
+        position = try c.decodeIfPresent(Int.self, forKey: .position)
+        visible = try c.decodeIfPresent(Bool.self, forKey: .visible)
+        variation = try c.decodeIfPresent(Bool.self, forKey: .variation)
+        if let options = try c.decodeIfPresent([String].self, forKey: .options) {
+            self.options = options
+        } else {
+            options = try c.decodeIfPresent(String.self, forKey: .option).map { [$0] } ?? []
+        }
+    }
 }
 
 /// A product in the `/products/{id}` shape (also a variation found by `sku`, `type` "variation").
