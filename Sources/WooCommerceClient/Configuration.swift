@@ -31,8 +31,11 @@ extension WooCommerceClient {
         /// The store's home URL, e.g. `https://shop.example.com` (a sub-directory install keeps
         /// its path). Requests go to `{baseURL}/wp-json/wc/v3/…`.
         public var baseURL: String
+        /// `ck_…`: the REST key (WooCommerce → Settings → Advanced → REST API), read_write.
         public var consumerKey: String
+        /// `cs_…`: never logged, never put in an error.
         public var consumerSecret: String
+        /// Default `basic`.
         public var authMode: AuthMode
         /// A PEM certificate (not a path) to trust in addition to the system roots, for a
         /// store with a private CA or a self-signed certificate. When set, build the HTTP
@@ -51,6 +54,7 @@ extension WooCommerceClient {
         /// OAuth 1.0a only.
         public var signatureMethod: SignatureMethod
 
+        /// Defaults: Basic auth, no private CA, HTTPS required, 30 s per request.
         public init(
             baseURL: String, consumerKey: String, consumerSecret: String, authMode: AuthMode = .basic,
             caCertificatePEM: String? = nil, allowInsecureHTTP: Bool = false, sandbox: Bool = false,

@@ -110,6 +110,7 @@ public struct WooTaxLine: Sendable, Hashable, Decodable {
     }
 }
 
+/// A shipping line (mapped to a non-stock charge item in F&O).
 public struct WooShippingLine: Sendable, Hashable, Decodable {
     public var id: Int
     public var methodTitle: String
@@ -126,6 +127,7 @@ public struct WooShippingLine: Sendable, Hashable, Decodable {
     }
 }
 
+/// A fee line (e.g. gift wrap); `total` may be negative for a discount fee.
 public struct WooFeeLine: Sendable, Hashable, Decodable {
     public var id: Int
     public var name: String
@@ -141,6 +143,7 @@ public struct WooFeeLine: Sendable, Hashable, Decodable {
     }
 }
 
+/// A coupon applied to the order; the discount is already spread over the line totals.
 public struct WooCouponLine: Sendable, Hashable, Decodable {
     public var id: Int
     public var code: String

@@ -117,14 +117,17 @@ extension WooCommerceClient {
         try await self.page("/products", query: [], page: page, perPage: perPage)
     }
 
+    /// `GET /products/{id}` (a variation id answers in the product shape).
     public func product(_ id: Int) async throws -> WooProduct {
         try await call(.GET, "/products/\(id)")
     }
 
+    /// `POST /products`; prices go as strings, as the single-item endpoint requires.
     public func createProduct(_ input: WooProductInput) async throws -> WooProduct {
         try await call(.POST, "/products", json: input)
     }
 
+    /// `PUT /products/{id}` with only the non-nil fields of `changes`.
     public func updateProduct(_ id: Int, _ changes: WooProductInput) async throws -> WooProduct {
         try await call(.PUT, "/products/\(id)", json: changes)
     }
@@ -143,10 +146,13 @@ extension WooCommerceClient {
         try await all("/products/\(productID)/variations", query: [], perPage: 100, maxPages: 20)
     }
 
+    /// `POST /products/{id}/variations`.
     public func createVariation(productID: Int, _ input: WooVariationInput) async throws -> WooVariation {
         try await call(.POST, "/products/\(productID)/variations", json: input)
     }
 
+    /// `PUT /products/{pid}/variations/{id}` with only the non-nil fields of `changes`
+    /// (send `manageStock: true` with a stock quantity).
     public func updateVariation(productID: Int, id: Int, _ changes: WooVariationInput) async throws -> WooVariation {
         try await call(.PUT, "/products/\(productID)/variations/\(id)", json: changes)
     }
@@ -170,6 +176,7 @@ extension WooCommerceClient {
         try await all("/webhooks", query: status.map { [("status", $0)] } ?? [], perPage: 100, maxPages: 20)
     }
 
+    /// `GET /webhooks/{id}` (an unknown id is a 400 `…_invalid_id` from WooCommerce, not a 404).
     public func webhook(_ id: Int) async throws -> WooWebhook {
         try await call(.GET, "/webhooks/\(id)")
     }

@@ -27,6 +27,15 @@ public final class WooCommerceClient: Sendable {
     let logger: Logger
     let signer: OAuth1Signer
 
+    /// What AsyncHTTPClient may log: its trace lines print request heads (the query string
+    /// holds the keys in `query` mode, the `Authorization` header in `basic`), so they never
+    /// reach the caller's logger below `.notice`.
+    var transportLogger: Logger {
+        var copy = logger
+        if copy.logLevel < .notice { copy.logLevel = .notice }
+        return copy
+    }
+
     /// The largest response body read (a page of 100 orders is well under 1 MB).
     static let maxBodyBytes = 32 << 20
     static let apiPrefix = "/wp-json/wc/v3"
@@ -127,7 +136,7 @@ public final class WooCommerceClient: Sendable {
         let response: HTTPClientResponse
         let bytes: ByteBuffer
         do {
-            response = try await httpClient.execute(request, timeout: .milliseconds(Int64(configuration.requestTimeout * 1000)), logger: logger)
+            response = try await httpClient.execute(request, timeout: .milliseconds(Int64(configuration.requestTimeout * 1000)), logger: transportLogger)
             bytes = try await response.body.collect(upTo: Self.maxBodyBytes)
         } catch is CancellationError {
             throw CancellationError()

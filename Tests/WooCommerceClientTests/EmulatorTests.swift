@@ -69,6 +69,19 @@ import WooCommerceEmulator
         }
     }
 
+    @Test(arguments: [WooCommerceClient.Configuration.AuthMode.basic, .query, .oauth1])
+    func noSecretIsEverLogged(mode: WooCommerceClient.Configuration.AuthMode) async throws {
+        try await withHarness(authMode: mode) { h in
+            _ = try await h.client.ping()
+            _ = await wooError { _ = try await h.client.order(12345) }
+            let lines = h.logs.lines
+            #expect(lines.contains { $0.contains("woocommerce response") && $0.contains("404") })
+            let secret = h.woo.credentials.consumerSecret
+            let basic = Data("\(h.woo.credentials.consumerKey):\(secret)".utf8).base64EncodedString()
+            #expect(!lines.contains { $0.contains(secret) || $0.contains(basic) || $0.contains("oauth_signature") })
+        }
+    }
+
     @Test func oauthReplayAndClockSkewAreRejected() async throws {
         try await withHarness(authMode: .oauth1) { h in
             // A client whose nonces repeat: the second request is a replay.

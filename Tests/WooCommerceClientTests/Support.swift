@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import ConnectorCore
+import ConnectorTestSupport
 import Foundation
 import Logging
 import Testing
@@ -66,6 +67,8 @@ struct Harness {
     var http: HTTPClient
     var url: URL
     var clock: ManualWallClock
+    /// Every line the client logged (trace level).
+    var logs: CapturingLogSink
 
     /// Another client against the same store, with changed settings.
     func client(_ change: (inout WooCommerceClient.Configuration) -> Void) throws -> WooCommerceClient {
@@ -105,8 +108,9 @@ func withHarness<T: Sendable>(
                 baseURL: url.absoluteString, consumerKey: woo.credentials.consumerKey, consumerSecret: woo.credentials.consumerSecret,
                 authMode: authMode, sandbox: true, requestTimeout: 10)
             client(&configuration)
-            let wooClient = try WooCommerceClient(configuration: configuration, httpClient: http, clock: clock, nonces: CountingNonceSource())
-            return try await body(Harness(woo: woo, client: wooClient, http: http, url: url, clock: clock))
+            let (logger, logs) = TestLogging.logger("woocommerce-client")
+            let wooClient = try WooCommerceClient(configuration: configuration, httpClient: http, clock: clock, nonces: CountingNonceSource(), logger: logger)
+            return try await body(Harness(woo: woo, client: wooClient, http: http, url: url, clock: clock, logs: logs))
         }
         result = .success(value)
     } catch {
