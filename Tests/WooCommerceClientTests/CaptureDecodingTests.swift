@@ -1,5 +1,7 @@
+import AsyncHTTPClient
 import ConnectorCore
 import Foundation
+import NIOCore
 import Testing
 @testable import WooCommerceClient
 
@@ -201,6 +203,27 @@ import Testing
         let long = WooCommerceError.from(status: 400, body: Array(String(repeating: "x", count: 10_000).utf8), retryAfter: nil, request: "")
         #expect(long.message.count <= 230 && long.connectorError == .invalidInput)
         #expect(WooCommerceError.from(status: 500, body: [0xff, 0xfe], retryAfter: nil, request: "").message.hasPrefix("HTTP 500"))
+    }
+
+    @Test func aNonJSONSuccessBodyIsAPermanentInvalidResponse() throws {
+        let client = try WooCommerceClient(
+            configuration: .init(baseURL: "https://shop.example.com", consumerKey: "ck", consumerSecret: "cs"),
+            httpClient: .shared)
+        let page = WooCommerceClient.Response(status: 200, headers: [:], body: ByteBuffer(string: "<html><body>Please log in</body></html>"), request: "GET /wp-json/wc/v3/orders/1")
+        #expect(throws: WooCommerceError.self) { try client.decode(WooOrder.self, page) }
+        do {
+            _ = try client.decode(WooOrder.self, page)
+        } catch let error as WooCommerceError {
+            #expect(error.code == "invalid_response" && error.status == 200 && !error.isTransient)
+            #expect(error.connectorError.fix.contains("baseURL"))
+        }
+        let missingTotal = WooCommerceClient.Response(status: 200, headers: [:], body: ByteBuffer(string: #"{"id":1,"total":"x"}"#), request: "GET /o")
+        do {
+            _ = try client.decode(WooOrder.self, missingTotal)
+            Issue.record("decoded an order without its fields")
+        } catch let error as WooCommerceError {
+            #expect(error.message.hasPrefix("missing $.") || error.message.contains("$."))
+        }
     }
 
     @Test func datesAndRetryAfter() {

@@ -133,8 +133,10 @@ struct FixedNonce: NonceSource {
         }
     }
 
-    @Test func modifiedAfterAndStatusFilters() async throws {
-        try await withHarness { h in
+    /// Under OAuth the filters (colons in dates, commas in statuses) are signed too.
+    @Test(arguments: [WooCommerceClient.Configuration.AuthMode.basic, .oauth1])
+    func modifiedAfterAndStatusFilters(mode: WooCommerceClient.Configuration.AuthMode) async throws {
+        try await withHarness(authMode: mode) { h in
             let early = try await h.seedOrder(#"{"status":"processing"}"#)
             h.clock.advance(by: 3600)
             let cutoff = h.clock.now()
