@@ -141,7 +141,7 @@ public final class WooCommerceClient: Sendable {
         } catch is CancellationError {
             throw CancellationError()
         } catch {
-            let failure = Self.transportError(error, request: label)
+            let failure = Self.transportError(error, request: label, hiding: configuration.consumerSecret)
             logger.warning("woocommerce request failed", metadata: ["woo.request": "\(label)", "woo.code": "\(failure.code)"])
             throw failure
         }
@@ -151,6 +151,11 @@ public final class WooCommerceClient: Sendable {
             "woo.request": "\(label)", "woo.status": "\(status)",
             "woo.duration_ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
         ])
+        if (300..<400).contains(status) {
+            // Redirects are not followed with the keys attached; the fix is the base URL.
+            let location = response.headers.first(name: "Location").map { String($0.prefix { $0 != "?" }) } ?? "no Location"
+            throw WooCommerceError(status: status, code: "http_redirect", message: "the store redirects to \(Formatting.bounded(location, limit: 120))", request: label)
+        }
         guard (200..<300).contains(status) else {
             let retryAfter = response.headers.first(name: "Retry-After").flatMap { Self.retryAfterSeconds($0, now: clock.now()) }
             throw WooCommerceError.from(status: status, body: Array(buffer: bytes), retryAfter: retryAfter, request: label)
@@ -198,8 +203,9 @@ public final class WooCommerceClient: Sendable {
     }
 
     /// Timeouts and refused or dropped connections are transient; TLS trust failures are not.
-    static func transportError(_ error: any Error, request: String) -> WooCommerceError {
-        let text = Formatting.bounded(String(describing: error), limit: 160)
+    static func transportError(_ error: any Error, request: String, hiding secret: String) -> WooCommerceError {
+        // The URL holds the secret in `query` mode; no error text may carry it.
+        let text = Formatting.bounded(String(describing: error).replacingOccurrences(of: secret, with: "[secret]"), limit: 160)
         if let e = error as? HTTPClientError,
            e == .deadlineExceeded || e == .readTimeout || e == .connectTimeout || e == .writeTimeout {
             return WooCommerceError(status: nil, code: "transport_timeout", message: "no answer in time (\(text))", request: request)

@@ -13,7 +13,7 @@ public struct WooCommerceError: Error, Sendable, Equatable, CustomStringConverti
     /// refused the call itself.
     public let status: Int?
     /// WooCommerce's `code` (e.g. `woocommerce_rest_authentication_error`), or one of the
-    /// client's own: `http_error` (non-JSON error body), `transport_timeout`,
+    /// client's own: `http_error` (non-JSON error body), `http_redirect`, `transport_timeout`,
     /// `transport_failed`, `tls_failed`, `invalid_response`, `client_invalid_request`.
     public let code: String
     /// WooCommerce's `message`, or a trimmed text of what came back.
@@ -49,6 +49,8 @@ public struct WooCommerceError: Error, Sendable, Equatable, CustomStringConverti
             return .storeUnavailable(what, fix: "the store could not be reached; retry later and check that baseURL is right")
         case "tls_failed":
             return .invalidConfiguration(what, fix: "the store's TLS certificate was not trusted; set caCertificatePEM to its CA certificate, or fix the certificate")
+        case "http_redirect":
+            return .invalidConfiguration(what, fix: "set baseURL to the store's final home URL (scheme and host as WordPress → Settings → General shows them)")
         case "client_invalid_request":
             return .invalidInput(what)
         case "invalid_response":

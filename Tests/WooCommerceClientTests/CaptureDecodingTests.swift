@@ -226,6 +226,14 @@ import Testing
         }
     }
 
+    @Test func redirectsAndTransportErrorsNameTheFixWithoutTheSecret() {
+        let redirect = WooCommerceError(status: 301, code: "http_redirect", message: "the store redirects to https://www.shop.example.com/wp-json/wc/v3/orders")
+        #expect(redirect.connectorError == .invalidConfiguration && redirect.connectorError.fix.contains("baseURL"))
+        struct Leaky: Error, CustomStringConvertible { var description: String { "failed GET https://s/x?consumer_key=ck&consumer_secret=cs_top" } }
+        let error = WooCommerceClient.transportError(Leaky(), request: "GET /x", hiding: "cs_top")
+        #expect(error.code == "transport_failed" && error.isTransient && !error.message.contains("cs_top"))
+    }
+
     @Test func datesAndRetryAfter() {
         #expect(WooDate.parseGMT("2026-11-26T19:51:23") == Date(timeIntervalSince1970: 1_795_722_683))
         #expect(WooDate.formatGMT(Date(timeIntervalSince1970: 1_795_722_683)) == "2026-11-26T19:51:23")
