@@ -39,14 +39,18 @@ public struct WooCommerceError: Error, Sendable, Equatable, CustomStringConverti
     /// Whether retrying the same call later can succeed.
     public var isTransient: Bool { connectorError.disposition == .transient }
 
-    /// The connector-wide error with its disposition and a fix in plain words.
+    /// The connector-wide error with its disposition and a fix in plain words:
+    /// 401/403 `credentialsRejected`, 404 `notFound`, other 4xx `remoteRejected` (WooCommerce's
+    /// message kept), 429 `throttled` and 5xx/timeouts/refused `remoteUnavailable` (both
+    /// transient, carrying `retryAfter`); the client's own refusals are `invalidInput`, an
+    /// untrusted certificate or a redirect `invalidConfiguration`.
     public var connectorError: ConnectorError {
         let what = "WooCommerce " + (status.map { "\($0) " } ?? "") + "\(code): \(message)" + (request.isEmpty ? "" : " (\(request))")
         switch code {
         case "transport_timeout":
-            return .storeUnavailable(what, fix: "the store did not answer in time; retry later, or raise requestTimeout if it is always slow")
+            return .remoteUnavailable(what, fix: "the store did not answer in time; retry later, or raise requestTimeout if it is always slow")
         case "transport_failed":
-            return .storeUnavailable(what, fix: "the store could not be reached; retry later and check that baseURL is right")
+            return .remoteUnavailable(what, fix: "the store could not be reached; retry later and check that baseURL is right")
         case "tls_failed":
             return .invalidConfiguration(what, fix: "the store's TLS certificate was not trusted; set caCertificatePEM to its CA certificate, or fix the certificate")
         case "http_redirect":
@@ -57,13 +61,13 @@ public struct WooCommerceError: Error, Sendable, Equatable, CustomStringConverti
             return .invalidInput(what, fix: "the store's answer did not match the WooCommerce REST v3 shape; check baseURL points at a WooCommerce store")
         // A 500 that is not an outage: the gateway cannot refund through the API.
         case "woocommerce_rest_cannot_create_order_refund":
-            return .invalidInput(what, fix: "record the refund without the gateway (api_refund false) or refund in the payment provider")
+            return .remoteRejected(what, fix: "record the refund without the gateway (api_refund false) or refund in the payment provider")
         default: break
         }
-        guard let status else { return .storeUnavailable(what, fix: "retry later") }
+        guard let status else { return .remoteUnavailable(what, fix: "retry later", retryAfter: retryAfter) }
         switch status {
         case 401, 403:
-            return .invalidConfiguration(
+            return .credentialsRejected(
                 "WooCommerce rejected the credentials: \(what)",
                 fix: "check consumerKey/consumerSecret, that the key's user has read_write permission, and authMode: basic/query work only over HTTPS as WordPress sees it, oauth1 over plain HTTP")
         case 404:
@@ -71,11 +75,11 @@ public struct WooCommerceError: Error, Sendable, Equatable, CustomStringConverti
         case 409:
             return .conflict(what)
         case 429:
-            return .storeUnavailable(what, fix: "rate limited; retry after \(retryAfter.map { "\(Int($0)) s" } ?? "a while")")
+            return .throttled(what, retryAfter: retryAfter)
         case 408, 500...599:
-            return .storeUnavailable(what, fix: "the store or its host is failing; retry later" + (retryAfter.map { " (Retry-After \(Int($0)) s)" } ?? ""))
+            return .remoteUnavailable(what, fix: "the store or its host is failing; retry later", retryAfter: retryAfter)
         default:
-            return .invalidInput(what, fix: status == 400 ? "the store refused the request's data; correct it and retry" : "")
+            return .remoteRejected(what, fix: status == 400 ? "the store refused the request's data; correct it and retry" : "")
         }
     }
 

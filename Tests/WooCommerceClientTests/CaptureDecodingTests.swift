@@ -161,7 +161,7 @@ import Testing
         #expect(result.update[1].error?.code == "woocommerce_rest_product_invalid_id" && result.update[1].error?.status == 400)
         #expect(result.update[2].error?.code == "product_invalid_sku")
         #expect(result.failures.map(\.id) == [999999, 27])
-        #expect(result.update[1].error?.connectorError == .invalidInput)
+        #expect(result.update[1].error?.connectorError == .remoteRejected)
     }
 
     @Test func customerAndNotes() throws {
@@ -176,18 +176,19 @@ import Testing
         let wrongSecret = try Capture.load("products-wrong-secret")
         let e1 = WooCommerceError.from(status: wrongSecret.status, body: Array(wrongSecret.body), retryAfter: nil, request: "GET /x")
         #expect(e1.code == "woocommerce_rest_authentication_error" && e1.message == "Consumer secret is invalid." && e1.status == 401)
-        #expect(e1.connectorError == .invalidConfiguration && e1.connectorError.disposition == .permanent)
+        #expect(e1.connectorError == .credentialsRejected && e1.connectorError.disposition == .permanent)
         #expect(e1.connectorError.description.contains("woocommerce_rest_authentication_error"))
         #expect(e1.connectorError.fix.contains("authMode"))
 
         // `data` as a bare integer, HTTP 500, but not an outage.
         let refund = try Capture.load("refund-api-refund-default-error")
         let e2 = WooCommerceError.from(status: refund.status, body: Array(refund.body), retryAfter: nil, request: "POST /x")
-        #expect(e2.code == "woocommerce_rest_cannot_create_order_refund" && e2.connectorError.disposition == .permanent)
+        #expect(e2.code == "woocommerce_rest_cannot_create_order_refund" && e2.connectorError == .remoteRejected && e2.connectorError.disposition == .permanent)
 
         let perPage = try Capture.load("orders-list-per-page-101")
         let e3 = WooCommerceError.from(status: perPage.status, body: Array(perPage.body), retryAfter: nil, request: "GET /x")
-        #expect(e3.code == "rest_invalid_param" && e3.connectorError == .invalidInput)
+        #expect(e3.code == "rest_invalid_param" && e3.connectorError == .remoteRejected)
+        #expect(e3.connectorError.message.contains("per_page"))
 
         let tooLarge = try Capture.load("products-batch-101-items")
         let e4 = WooCommerceError.from(status: tooLarge.status, body: Array(tooLarge.body), retryAfter: nil, request: "POST /x")
@@ -201,7 +202,7 @@ import Testing
         #expect(error.message == "HTTP 502, non-JSON body: 502 Bad Gateway 502 Bad Gateway nginx")
         #expect(error.isTransient)
         let long = WooCommerceError.from(status: 400, body: Array(String(repeating: "x", count: 10_000).utf8), retryAfter: nil, request: "")
-        #expect(long.message.count <= 230 && long.connectorError == .invalidInput)
+        #expect(long.message.count <= 230 && long.connectorError == .remoteRejected)
         #expect(WooCommerceError.from(status: 500, body: [0xff, 0xfe], retryAfter: nil, request: "").message.hasPrefix("HTTP 500"))
     }
 

@@ -44,7 +44,7 @@ import WooCommerceEmulator
             let error = try #require(await wooError { _ = try await h.client.orders(WooOrderQuery()) })
             #expect(error.status == 401 && error.code == "woocommerce_rest_cannot_view" && error.message == "Sorry, you cannot list resources.")
             let connector = error.connectorError
-            #expect(connector == .invalidConfiguration && connector.disposition == .permanent)
+            #expect(connector == .credentialsRejected && connector.disposition == .permanent)
             #expect(connector.description.contains("woocommerce_rest_cannot_view") && connector.fix.contains("authMode"))
         }
     }
@@ -58,7 +58,7 @@ import WooCommerceEmulator
             // The store refuses the write on the key's permission before it looks at the id.
             let e2 = try #require(await wooError { _ = try await h.client.updateOrder(1, status: "completed") })
             #expect(e2.status == 401 && e2.message == "The API key provided does not have write permissions.")
-            #expect(e2.connectorError == .invalidConfiguration)
+            #expect(e2.connectorError == .credentialsRejected)
         }
         try await withHarness(authMode: .query) { h in
             let wrong = try h.client { $0.consumerSecret = "cs_wrong" }
@@ -276,7 +276,7 @@ extension Decimal {
             #expect(result.create.first?.item?.sku == "C-1")
             #expect(result.update.first?.item?.regularPrice == Decimal(string: "1.50")!)
             let failure = try #require(result.update.last?.error)
-            #expect(failure.code == "woocommerce_rest_product_invalid_id" && failure.status == 400 && failure.connectorError == .invalidInput)
+            #expect(failure.code == "woocommerce_rest_product_invalid_id" && failure.status == 400 && failure.connectorError == .remoteRejected)
             #expect(result.failures.map(\.id) == [999_999])
             #expect(result.delete.first?.item?.id == b.id)
             // The successes stayed committed.
@@ -309,10 +309,11 @@ extension Decimal {
             h.woo.setFaults(faults)
             let limited = try #require(await wooError { _ = try await h.client.ping() })
             #expect(limited.status == 429 && limited.retryAfter == 30 && limited.isTransient)
-            #expect(limited.connectorError.disposition == .transient && limited.connectorError.fix.contains("30"))
+            #expect(limited.connectorError == .throttled && limited.connectorError.disposition == .transient && limited.connectorError.retryAfter == 30)
             #expect(limited.code == "http_error" && limited.message.contains("Too Many Requests"))
             let unavailable = try #require(await wooError { _ = try await h.client.orders(WooOrderQuery()) })
             #expect(unavailable.status == 503 && unavailable.isTransient && unavailable.message.contains("Service Unavailable"))
+            #expect(unavailable.connectorError == .remoteUnavailable)
             // The faults are used up: the next call works.
             #expect(try await h.client.ping().orderCount == 0)
         }
@@ -325,7 +326,7 @@ extension Decimal {
             faults.responseDelay = .milliseconds(700)
             h.woo.setFaults(faults)
             let error = try #require(await wooError { _ = try await h.client.ping() })
-            #expect(error.code == "transport_timeout" && error.isTransient && error.status == nil)
+            #expect(error.code == "transport_timeout" && error.isTransient && error.status == nil && error.connectorError == .remoteUnavailable)
             h.woo.setFaults(WooCommerceEmulator.Faults())
         }
     }
@@ -338,7 +339,7 @@ extension Decimal {
             httpClient: http, clock: ManualWallClock(), nonces: CountingNonceSource())
         let error = await wooError { _ = try await client.ping() }
         try await http.shutdown()
-        #expect(error?.status == nil && error?.isTransient == true && error?.connectorError == .storeUnavailable)
+        #expect(error?.status == nil && error?.isTransient == true && error?.connectorError == .remoteUnavailable)
         #expect(["transport_failed", "transport_timeout"].contains(error?.code ?? ""))
     }
 }
@@ -372,7 +373,7 @@ extension Decimal {
             let gone = try #require(await wooError { _ = try await h.client.deleteWebhook(created.id) })
             #expect(gone.status == 404 && gone.connectorError == .notFound)
             let badTopic = try #require(await wooError { _ = try await h.client.createWebhook(name: "x", topic: "order.exploded", deliveryURL: "http://127.0.0.1:1/x", secret: "s") })
-            #expect(badTopic.status == 400 && badTopic.code.contains("invalid_topic") && badTopic.connectorError == .invalidInput)
+            #expect(badTopic.status == 400 && badTopic.code.contains("invalid_topic") && badTopic.connectorError == .remoteRejected)
         }
     }
 }
