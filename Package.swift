@@ -185,6 +185,19 @@ let package = Package(
             ],
             resources: [.copy("Captures")]
         ),
+        .testTarget(
+            name: "WooCommerceClientTests",
+            dependencies: [
+                "WooCommerceClient", "WooCommerceEmulator", "ConnectorTestSupport", "ConnectorCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Captures")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
