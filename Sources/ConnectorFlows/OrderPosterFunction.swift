@@ -9,7 +9,7 @@ public struct OrderPosterFunction: FunctionHandler {
     public static let orderChanged = "com.mlconnector.order.changed"
     public static let ordersDrain = "com.mlconnector.orders.drain"
 
-    let poster: OrderPoster
+    public let poster: OrderPoster
     let store: any KeyValueStore
     /// Orders one drain works before handing the rest to the next drain.
     let drainLimit: Int
