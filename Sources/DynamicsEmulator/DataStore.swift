@@ -186,8 +186,9 @@ struct DataStore: Sendable {
         let company = values["dataAreaId"]?.stringValue ?? context.company
         try applyCreateRules(set, &values, company: company, context: context)
 
-        // Every key part must be filled in.
-        for key in set.keys {
+        // Every key part must be filled in, except product dimensions ("" = unused, reference §3.2).
+        let dimensions: Set<String> = ["ProductConfigurationId", "ProductSizeId", "ProductColorId", "ProductStyleId", "ProductVersionId"]
+        for key in set.keys where !dimensions.contains(key) {
             let v = values[key]
             if v == nil || v == .string("") {
                 guard set.property(key)?.kind == .string else { continue }

@@ -48,6 +48,9 @@ public enum ODataValue: Sendable, Equatable, CustomStringConvertible {
     /// Compact JSON text.
     public var description: String { String(decoding: encoded(), as: UTF8.self) }
 
+    /// Parses JSON text, keeping number text as `Decimal` and object key order.
+    public static func parse(json bytes: [UInt8]) throws -> ODataValue { try ODataJSON.parse(bytes) }
+
     /// Compact JSON bytes.
     public func encoded() -> [UInt8] {
         var out: [UInt8] = []
