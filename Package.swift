@@ -146,6 +146,22 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Dynamics 365 F&O + Entra ID emulator built from fixtures/dynamics/entities.json (sandbox,
+        // demo and tests); never imports the connector's Dynamics client code.
+        .target(
+            name: "DynamicsEmulator",
+            dependencies: [
+                "ConnectorCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            resources: [.copy("Resources/entities.json")]
+        ),
         // Test doubles and helpers shared by the test targets.
         .target(
             name: "ConnectorTestSupport",
@@ -198,6 +214,13 @@ let package = Package(
             ],
             resources: [.copy("Captures")]
         ),
+        .testTarget(name: "DynamicsEmulatorTests", dependencies: [
+            "DynamicsEmulator", "ConnectorCore",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,175 @@
+import AsyncHTTPClient
+import ConnectorCore
+import Foundation
+import NIOCore
+
+/// Business events (reference §6): invoicing a sales order and the HTTPS endpoint delivery.
+extension DynamicsEmulator {
+    /// One business event with its delivery history.
+    public struct BusinessEvent: Sendable, Equatable {
+        public var company: String
+        public var endpoint: String
+        /// The flat JSON payload, keys in alphabetical order.
+        public var payload: ODataValue
+        /// Attempts so far (1 + retries).
+        public var attempts: Int
+        /// The last failure: an HTTP status or a connection error.
+        public var lastError: String?
+    }
+
+    struct EventState: Sendable {
+        var controlNumber: Int64 = 5_637_998_800
+        var delivered: [BusinessEvent] = []
+        var failed: [BusinessEvent] = []
+    }
+
+    /// Events delivered with a 2xx, oldest first.
+    public var deliveredEvents: [BusinessEvent] { core.withLock { $0.events.delivered } }
+
+    /// Events parked after their retries failed (the "Errors" tab).
+    public var failedEvents: [BusinessEvent] { core.withLock { $0.events.failed } }
+
+    /// Posts the invoice for an open sales order as F&O would: the order and its lines become
+    /// Invoiced, `SalesInvoiceHeadersV2` + `SalesInvoiceV2Lines` rows appear (number from a
+    /// `CIV-nnnnnn` sequence per company, amounts from the lines; no tax is calculated), and,
+    /// when the company has an endpoint, a `SalesInvoicePostedBusinessEvent` is delivered.
+    /// Returns the invoice number.
+    @discardableResult
+    public func markInvoiced(company: String, salesOrderNumber: String) async throws -> String {
+        let now = clock.now()
+        let company = company.lowercased()
+        let (invoice, payload) = try core.withLock { core throws -> (String, ODataValue) in
+            var data = core.data
+            guard let headerSet = data.schema.entitySets["SalesOrderHeadersV2"],
+                  let hi = data.tables["SalesOrderHeadersV2", default: []].firstIndex(where: { data.string($0, "dataAreaId") == company && data.string($0, "SalesOrderNumber").caseInsensitiveCompare(salesOrderNumber) == .orderedSame })
+            else { throw EmulatorError(status: 404, message: "Sales order \(salesOrderNumber) does not exist in company \(company).") }
+            _ = headerSet
+            let header = data.tables["SalesOrderHeadersV2"]![hi]
+            guard data.string(header, "SalesOrderStatus") == "Backorder" else {
+                throw EmulatorError(status: 400, message: "Sales order \(salesOrderNumber) has status \(data.string(header, "SalesOrderStatus")) and cannot be invoiced.")
+            }
+            let lineIndices = data.tables["SalesOrderLines", default: []].indices.filter {
+                let l = data.tables["SalesOrderLines"]![$0]
+                return data.string(l, "dataAreaId") == company && data.string(l, "SalesOrderNumber") == data.string(header, "SalesOrderNumber")
+            }
+            guard !lineIndices.isEmpty else { throw EmulatorError(status: 400, message: "Sales order \(salesOrderNumber) has no lines to invoice.") }
+            let invoiceNumber = String(format: "CIV-%06d", data.nextNumber("CustInvoice", company: company))
+            let voucher = String(format: "ARI-%06d", data.nextNumber("InvoiceVoucher", company: company))
+            let invoiceDate = ISODate.noon(now)
+            var total = Decimal(0)
+            var discount = Decimal(0)
+            let seeding = WriteContext(company: company, now: now, allowManualSalesOrderNumbers: true, enforceStringLengths: false, seeding: true)
+            for (n, i) in lineIndices.enumerated() {
+                let line = data.tables["SalesOrderLines"]![i]
+                let amount = data.decimal(line, "LineAmount")
+                total += amount
+                let lineDiscount = (data.decimal(line, "OrderedSalesQuantity") * data.decimal(line, "SalesPrice") - amount)
+                discount += max(lineDiscount, 0)
+                let item = data.string(line, "ItemNumber")
+                let product = data.find("ReleasedProductsV2", "ItemNumber", item, company: company)
+                let productNumber = product.map { data.string($0, "ProductNumber") } ?? item
+                let name = data.find("ProductsV2", "ProductNumber", productNumber, company: nil).map { data.string($0, "ProductName") } ?? data.string(line, "LineDescription")
+                var values: [(String, ODataValue)] = [
+                    ("dataAreaId", .string(company)), ("InvoiceNumber", .string(invoiceNumber)), ("LineCreationSequenceNumber", .number(Decimal(n + 1))),
+                    ("InvoiceDate", .string(invoiceDate)), ("LedgerVoucher", .string(voucher)), ("ProductNumber", .string(productNumber)),
+                    ("ProductName", .string(name)), ("InvoicedQuantity", .number(data.decimal(line, "OrderedSalesQuantity"))),
+                    ("SalesPrice", .number(data.decimal(line, "SalesPrice"))), ("LineAmount", .number(amount)),
+                    ("LineTotalDiscountAmount", .number(max(lineDiscount, 0))), ("SalesUnitSymbol", .string(data.string(line, "SalesUnitSymbol"))),
+                    ("InventoryWarehouseId", .string(data.string(line, "ShippingWarehouseId"))), ("InventorySiteId", .string(data.string(line, "ShippingSiteId"))),
+                    ("CurrencyCode", .string(data.string(line, "CurrencyCode"))),
+                ]
+                for dim in ["ProductColorId", "ProductSizeId", "ProductStyleId", "ProductConfigurationId", "ProductVersionId"] {
+                    values.append((dim, .string(data.string(line, dim))))
+                }
+                do { _ = try data.create("SalesInvoiceV2Lines", body: .object(ODataObject(values)), context: seeding) } catch { throw EmulatorError(error) }
+                data.tables["SalesOrderLines"]![i].values["SalesOrderLineStatus"] = "Invoiced"
+            }
+            let headerValues: [(String, ODataValue)] = [
+                ("dataAreaId", .string(company)), ("InvoiceNumber", .string(invoiceNumber)), ("InvoiceDate", .string(invoiceDate)), ("LedgerVoucher", .string(voucher)),
+                ("SalesOrderNumber", .string(data.string(header, "SalesOrderNumber"))), ("InvoiceCustomerAccountNumber", .string(data.string(header, "InvoiceCustomerAccountNumber"))),
+                ("CustomersOrderReference", .string(data.string(header, "CustomersOrderReference"))), ("CurrencyCode", .string(data.string(header, "CurrencyCode"))),
+                ("TotalInvoiceAmount", .number(total)), ("TotalTaxAmount", .number(0)), ("TotalDiscountAmount", .number(discount)),
+                ("PaymentTermsName", .string(data.string(header, "PaymentTermsName"))), ("DeliveryModeCode", .string(data.string(header, "DeliveryModeCode"))),
+                ("SalesOrderOriginCode", .string(data.string(header, "SalesOrderOriginCode"))),
+            ]
+            do { _ = try data.create("SalesInvoiceHeadersV2", body: .object(ODataObject(headerValues)), context: seeding) } catch { throw EmulatorError(error) }
+            data.tables["SalesOrderHeadersV2"]![hi].values["SalesOrderStatus"] = "Invoiced"
+            data.tables["SalesOrderHeadersV2"]![hi].values["SalesOrderProcessingStatus"] = "Invoiced"
+            core.data = data
+
+            // The event, flat, keys in alphabetical order (reference §6.2, §6.3).
+            core.events.controlNumber += Int64(1 + core.random.next() % 7)
+            let ms = Int64((now.timeIntervalSince1970 * 1000).rounded(.down))
+            let dayMs = Int64((ISODate.parse(invoiceDate)!.timeIntervalSince1970 * 1000).rounded(.down))
+            let iso = ISO8601DateFormatter()
+            iso.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            var isoTime = iso.string(from: now)
+            isoTime = isoTime.replacingOccurrences(of: "Z", with: "0000Z")
+            let pairs: [(String, ODataValue)] = [
+                ("BusinessEventId", "SalesInvoicePostedBusinessEvent"),
+                ("BusinessEventLegalEntity", .string(company.uppercased())),
+                ("ContextRecordSubject", ""),
+                ("ControlNumber", .number(Decimal(core.events.controlNumber))),
+                ("EventId", .string(core.random.uuid())),
+                ("EventTime", .string("/Date(\(ms))/")),
+                ("EventTimeIso8601", .string(isoTime)),
+                ("InitiatingUserAADObjectId", .string("{" + core.random.uuid() + "}")),
+                ("InvoiceAccount", .string(data.string(header, "InvoiceCustomerAccountNumber"))),
+                ("InvoiceAmountInAccountingCurrency", .number(total)),
+                ("InvoiceDate", .string("/Date(\(dayMs))/")),
+                ("InvoiceDueDate", .string("/Date(\(dayMs))/")),
+                ("InvoiceId", .string(invoiceNumber)),
+                ("InvoiceTaxAmount", .number(0)),
+                ("LegalEntity", .string(company)),
+                ("MajorVersion", 0),
+                ("MinorVersion", 0),
+                ("ParentContextRecordSubjects", .array([])),
+                ("SalesOrderId", .string(data.string(header, "SalesOrderNumber"))),
+            ]
+            return (invoiceNumber, .object(ODataObject(pairs.sorted { $0.0 < $1.0 })))
+        }
+        if let endpoint = configuration.businessEventURLs[company] ?? configuration.businessEventURLs[company.uppercased()] ?? configuration.businessEventURL {
+            await deliver(BusinessEvent(company: company, endpoint: endpoint, payload: payload, attempts: 0, lastError: nil))
+        }
+        return invoice
+    }
+
+    /// Sends an event: one attempt plus 3 retries 1 s apart (through the injected `Sleeper`),
+    /// then parks it in ``failedEvents``.
+    func deliver(_ event: BusinessEvent) async {
+        var event = event
+        for attempt in 0...3 {
+            if attempt > 0 { try? await sleeper.sleep(seconds: 1) }
+            event.attempts += 1
+            do {
+                var request = HTTPClientRequest(url: event.endpoint)
+                request.method = .POST
+                request.headers.add(name: "Content-Type", value: "application/json")
+                request.body = .bytes(ByteBuffer(bytes: event.payload.encoded()))
+                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+                _ = try? await response.body.collect(upTo: 1 << 20)
+                if (200..<300).contains(Int(response.status.code)) {
+                    event.lastError = nil
+                    core.withLock { $0.events.delivered.append(event) }
+                    return
+                }
+                event.lastError = "HTTP \(response.status.code)"
+            } catch {
+                event.lastError = "\(error)"
+            }
+            logger.info("business event delivery failed", metadata: ["event.endpoint": "\(event.endpoint)", "event.attempt": "\(event.attempts)", "event.error": "\(event.lastError ?? "")"])
+        }
+        core.withLock { $0.events.failed.append(event) }
+    }
+
+    /// Resends every parked event (the "Resend" button); returns how many were delivered.
+    @discardableResult
+    public func resendFailedEvents() async -> Int {
+        let parked = core.withLock { core -> [BusinessEvent] in
+            defer { core.events.failed.removeAll() }
+            return core.events.failed
+        }
+        for event in parked { await deliver(event) }
+        return core.withLock { core in core.events.delivered.count { d in parked.contains { $0.payload == d.payload } } }
+    }
+}
