@@ -103,13 +103,21 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Both emulators set up for a web shop, a ready connection file, a scripted shopper:
+        // shared by `mlc sandbox`, `mlc demo` and the end-to-end tests.
+        .target(name: "ConnectorSandbox", dependencies: [
+            "ConnectorCore", "WooCommerceEmulator", "DynamicsEmulator",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // `mlc demo`: the main job end to end on the embedded default.
         .target(name: "ConnectorDemo", dependencies: [
             "ConnectorRuntime", "ConnectorFlows", "ConnectorConnections", "ConnectorStore", "ConnectorSamples", "WooCommerceAPI",
+            "ConnectorRemotes", "WooCommerceClient", "WooCommerceEmulator", "DynamicsEmulator", "DynamicsClient", "ConnectorSandbox",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
         .executableTarget(name: "mlc", dependencies: [
             "ConnectorRuntime", "ConnectorFlows", "ConnectorConnections", "ConnectorStore", "ConnectorDemo", "ConnectorRemotes", "ConnectorCore",
+            "ConnectorSandbox", "DynamicsEmulator", "WooCommerceEmulator",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -170,6 +178,12 @@ let package = Package(
         .testTarget(name: "DynamicsClientTests", dependencies: [
             "DynamicsClient", "ConnectorCore", "ConnectorTestSupport",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ]),
+        .testTarget(name: "OrderPostingTests", dependencies: [
+            "ConnectorFlows", "ConnectorRemotes", "ConnectorSandbox", "ConnectorStore", "ConnectorConnections", "ConnectorTestSupport",
+            "ConnectorCore", "DynamicsClient", "DynamicsEmulator", "WooCommerceEmulator",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "ConnectorMappingTests", dependencies: [
             "ConnectorMapping", "ConnectorConnections", "ConnectorSamples", "DynamicsClient", "WooCommerceClient",

@@ -58,7 +58,7 @@ public struct OrderPosterFunction: FunctionHandler {
         var counts: [String: Int] = [:]
         var worked = 0
         for id in connections {
-            let prefix = Keyspace.pending(id, kind: "order", resourceID: "")
+            let prefix = Keyspace.pending(id, kind: "order")
             let items: [StoredValue]
             do { items = try await store.listAll(prefix: prefix) } catch { return .retry("the store is unavailable: \(error)") }
             for item in items {

@@ -83,13 +83,22 @@ public struct Reconciler: Sendable {
         return rows
     }
 
+    /// An amount as finance reads it: at least two decimals (`30.00`, `1.995`).
+    public static func money(_ value: Decimal) -> String {
+        let text = "\(value)"
+        guard let dot = text.firstIndex(of: ".") else { return text + ".00" }
+        let decimals = text.distance(from: dot, to: text.endIndex) - 1
+        return decimals >= 2 ? text : text + String(repeating: "0", count: 2 - decimals)
+    }
+
     /// The rows as a Markdown table, then a totals line per currency.
     public static func table(_ rows: [Row]) -> String {
+        let money = Self.money
         var out = "| Woo order | status | currency | Woo total | Woo net | F&O sales order | F&O net | payment | refunds Woo / F&O | check |\n"
         out += "|---|---|---|---|---|---|---|---|---|---|\n"
         for row in rows {
-            out += "| \(row.number) | \(row.status) | \(row.currency) | \(row.wooTotal) | \(row.wooNet) | \(row.salesOrders.isEmpty ? "—" : row.salesOrders.joined(separator: ", ")) | "
-            out += "\(row.foNet.map { "\($0)" } ?? "—") | \(row.foPayment.map { "\($0)" } ?? "—") | \(row.wooRefunded) / \(row.foRefunded) | "
+            out += "| \(row.number) | \(row.status) | \(row.currency) | \(money(row.wooTotal)) | \(money(row.wooNet)) | \(row.salesOrders.isEmpty ? "—" : row.salesOrders.joined(separator: ", ")) | "
+            out += "\(row.foNet.map(money) ?? "—") | \(row.foPayment.map(money) ?? "—") | \(money(row.wooRefunded)) / \(money(row.foRefunded)) | "
             out += (row.isOK ? "ok" : "✗ " + row.differences.joined(separator: "; ")) + " |\n"
         }
         let currencies = Set(rows.map(\.currency)).sorted()
@@ -97,7 +106,7 @@ public struct Reconciler: Sendable {
             let mine = rows.filter { $0.currency == currency && $0.expectedInFO }
             let woo = mine.reduce(Decimal(0)) { $0 + $1.wooNet }
             let fo = mine.reduce(Decimal(0)) { $0 + ($1.foNet ?? 0) }
-            out += "\ntotal \(currency): WooCommerce net \(woo), F&O net \(fo)\(woo == fo ? " — equal" : " — DIFFERENCE \(woo - fo)")"
+            out += "\ntotal \(currency): WooCommerce net \(money(woo)), F&O net \(money(fo))\(woo == fo ? " — equal" : " — DIFFERENCE \(money(woo - fo))")"
         }
         return out
     }

@@ -21,6 +21,8 @@ public enum Keyspace {
         "pending/\(StoreKey.segment(connection))/\(StoreKey.segment(kind))/\(StoreKey.segment(resourceID))"
     }
     public static func pending(_ connection: String) -> String { "pending/\(StoreKey.segment(connection))/" }
+    /// All pending work of one kind (e.g. every pending order) of a connection.
+    public static func pending(_ connection: String, kind: String) -> String { "pending/\(StoreKey.segment(connection))/\(StoreKey.segment(kind))/" }
 
     /// The audit trail, time-ordered per connection. Expires after the retention.
     public static func audit(_ connection: String, sortableTime: String, id: String) -> String {

@@ -134,6 +134,18 @@ extension DynamicsEmulator {
         return invoice
     }
 
+    /// Posts a customer payment journal, as a person or a batch job does in F&O (there is no
+    /// OData action for it): the header and its lines become `IsPosted` Yes and read-only.
+    public func markJournalPosted(company: String, journalBatchNumber: String) throws {
+        let company = company.lowercased()
+        try core.withLock { core in
+            guard let index = core.data.tables["CustomerPaymentJournalHeaders", default: []].firstIndex(where: {
+                core.data.string($0, "dataAreaId") == company && core.data.string($0, "JournalBatchNumber") == journalBatchNumber
+            }) else { throw EmulatorError(status: 404, message: "Journal \(journalBatchNumber) does not exist in company \(company).") }
+            core.data.tables["CustomerPaymentJournalHeaders"]![index].values["IsPosted"] = "Yes"
+        }
+    }
+
     /// Sends an event: one attempt plus 3 retries 1 s apart (through the injected `Sleeper`),
     /// then parks it in ``failedEvents``.
     func deliver(_ event: BusinessEvent) async {

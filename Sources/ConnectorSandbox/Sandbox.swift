@@ -1,0 +1,110 @@
+import ConnectorCore
+import DynamicsEmulator
+import Foundation
+import Logging
+import WooCommerceEmulator
+
+/// The two sandboxes set up the way `mlc sandbox`, `mlc demo` and the end-to-end tests use
+/// them: the F&O seed plus the non-stock items a web shop needs, and a ready connection file.
+public enum Sandbox {
+    /// The WooCommerce emulator as a plain-HTTP store (OAuth 1.0a, as the real one demands).
+    public static func wooCommerce(clock: any WallClock = SystemWallClock(), logger: Logger) -> WooCommerceEmulator {
+        var configuration = WooCommerceEmulator.Configuration()
+        configuration.treatRequestsAsHTTPS = false
+        return WooCommerceEmulator(configuration: configuration, clock: clock, logger: logger)
+    }
+
+    /// The F&O + Entra emulator with the standard seed and the freight and fee items.
+    public static func dynamics(configuration: DynamicsEmulator.Configuration = .standard, clock: any WallClock = SystemWallClock(),
+                                sleeper: any Sleeper = SystemSleeper(), logger: Logger) throws -> DynamicsEmulator {
+        let emulator = DynamicsEmulator(configuration: configuration, clock: clock, sleeper: sleeper, logger: logger)
+        // Shipping and fees become non-stock item lines (F&O has no writable sales-order charge entity).
+        for (item, name) in [("FREIGHT", "Freight"), ("FEE", "Web shop fee")] {
+            try emulator.insert("ProductsV2", ["ProductNumber": .string(item), "ProductName": .string(name), "ProductSearchName": .string(item),
+                                               "ProductType": "Service", "ProductSubType": "Product"])
+            try emulator.insert("ReleasedProductsV2", ["dataAreaId": "usmf", "ItemNumber": .string(item), "ProductNumber": .string(item), "SearchName": .string(item),
+                                                       "ProductType": "Service", "ProductSubType": "Product", "SalesPrice": 0, "SalesUnitSymbol": "ea",
+                                                       "SalesSalesTaxItemGroupCode": "FULL"])
+        }
+        return emulator
+    }
+
+    /// A connection file for the two running sandboxes (SPEC §6), mapping set for the seed.
+    public static func connectionJSON(id: String, wooURL: String, woo: WooCommerceEmulator, dynamicsURL: String,
+                                      dynamics: DynamicsEmulator.Configuration = .standard, webhookSecret: String,
+                                      deliveryURL: String?, supplySalesOrderNumber: Bool = true, prefix: String = "WC") -> String {
+        let wooBase = trimmed(wooURL), foBase = trimmed(dynamicsURL)
+        return """
+            {
+              "schemaVersion": 1,
+              "id": "\(id)",
+              "sandbox": true,
+              "woocommerce": {
+                "baseURL": "\(wooBase)", "consumerKey": "\(woo.credentials.consumerKey)", "consumerSecret": "\(woo.credentials.consumerSecret)",
+                "webhookSecret": "\(webhookSecret)", "authMode": "oauth1"\(deliveryURL.map { ",\n    \"deliveryURL\": \"\($0)\"" } ?? "")
+              },
+              "dynamics": {
+                "environmentURL": "\(foBase)", "authorityHost": "\(foBase)", "tenantId": "\(dynamics.tenantId)", "clientId": "\(dynamics.clientId)",
+                "clientSecret": "\(dynamics.clientSecret)", "legalEntity": "usmf", "supplySalesOrderNumber": \(supplySalesOrderNumber)
+              },
+              "orders": { "referencePrefix": "\(prefix)", "startDate": "2026-01-01T00:00:00Z" },
+              "mapping": {
+                "guestAccount": "\(DynamicsEmulator.Seed.guestAccount)", "shippingItem": "FREIGHT", "feeItem": "FEE",
+                "variantDimensions": { "Size": "size", "Color": "color" }, "taxClasses": { "": "FULL" },
+                "destinationTaxGroups": [ { "country": "US", "salesTaxGroup": "CA" }, { "country": "DE", "salesTaxGroup": "CA" } ],
+                "currencies": [ "USD", "EUR" ],
+                "paymentGateways": {
+                  "stripe": { "paymentMethod": "CARD", "journalName": "CustPay", "offsetAccount": "USMF OPER", "post": "onPaid" },
+                  "cod": { "paymentMethod": "COD", "journalName": "CustPay", "offsetAccount": "USMF OPER", "post": "never" }
+                }
+              }
+            }
+            """
+    }
+
+    static func trimmed(_ url: String) -> String { url.hasSuffix("/") ? String(url.dropLast()) : url }
+}
+
+/// Plays the shopper and the shop manager against the WooCommerce emulator's REST API.
+public struct SandboxShop: Sendable {
+    let woo: WooCommerceEmulator
+
+    public init(woo: WooCommerceEmulator) { self.woo = woo }
+
+    /// Sends `json` to `path` below `/wp-json/wc/v3` and returns the answer; a non-2xx is an error.
+    @discardableResult
+    public func send(_ path: String, _ json: String? = nil, method: String = "POST") async throws -> WooJSON {
+        let response = await woo.send(method, path, json: try json.map { try WooJSON.parse(Array($0.utf8)) })
+        let body = try WooJSON.parse(response.body)
+        guard (200..<300).contains(response.status) else {
+            throw ConnectorError.invalidInput("the WooCommerce sandbox refused \(method) \(path): \(response.status) \(body["message"]?.stringValue ?? "")")
+        }
+        return body
+    }
+
+    public func order(_ json: String) async throws -> Int {
+        guard let id = try await send("/orders", json)["id"]?.intValue else { throw ConnectorError.invalidInput("the sandbox answered an order without id") }
+        return id
+    }
+
+    public func simpleProduct(sku: String, name: String, price: String, stock: Int = 50) async throws -> Int {
+        try await send("/products", #"{"name":"\#(name)","type":"simple","sku":"\#(sku)","regular_price":"\#(price)","manage_stock":true,"stock_quantity":\#(stock),"status":"publish"}"#)["id"]?.intValue ?? 0
+    }
+
+    /// A variable product with Size/Color variations; returns the product id and the variation ids in order.
+    public func variableProduct(sku: String, name: String, price: String, variants: [(size: String, color: String)]) async throws -> (product: Int, variations: [Int]) {
+        let sizes = Array(Set(variants.map(\.size))).sorted().map { "\"\($0)\"" }.joined(separator: ",")
+        let colors = Array(Set(variants.map(\.color))).sorted().map { "\"\($0)\"" }.joined(separator: ",")
+        let product = try await send("/products", #"{"name":"\#(name)","type":"variable","sku":"\#(sku)","status":"publish","attributes":[{"name":"Size","visible":true,"variation":true,"options":[\#(sizes)]},{"name":"Color","visible":true,"variation":true,"options":[\#(colors)]}]}"#)
+        let id = product["id"]?.intValue ?? 0
+        var ids: [Int] = []
+        for variant in variants {
+            let variation = try await send("/products/\(id)/variations", #"{"sku":"\#(sku)-\#(variant.size)-\#(variant.color.uppercased())","regular_price":"\#(price)","manage_stock":true,"stock_quantity":20,"attributes":[{"name":"Size","option":"\#(variant.size)"},{"name":"Color","option":"\#(variant.color)"}]}"#)
+            ids.append(variation["id"]?.intValue ?? 0)
+        }
+        return (id, ids)
+    }
+
+    /// The billing block of a test shopper in California.
+    public static let californiaBilling = #""billing":{"first_name":"Alan","last_name":"Turing","address_1":"1 Infinite Loop","city":"Cupertino","state":"CA","postcode":"95014","country":"US","email":"alan@example.com"}"#
+}

@@ -1,0 +1,63 @@
+import ArgumentParser
+import ConnectorCore
+import ConnectorSandbox
+import DynamicsEmulator
+import Foundation
+import Logging
+import WooCommerceEmulator
+
+struct SandboxCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sandbox",
+        abstract: "Serve a WooCommerce emulator and an F&O + Entra ID emulator on loopback ports until Ctrl-C.",
+        discussion: "Prints their URLs and credentials; --write-connection writes a ready connection file, so `mlc connection add --file FILE` and `mlc connection ping ID` work at once.")
+    @Option(name: .customLong("woocommerce-port"), help: "Port of the WooCommerce emulator (0 = any free port).") var wooPort = 0
+    @Option(name: .customLong("dynamics-port"), help: "Port of the F&O + Entra ID emulator (0 = any free port).") var dynamicsPort = 0
+    @Option(name: .customLong("write-connection"), help: "Write a connection file for the two sandboxes here.") var connectionFile: String?
+    @Option(name: .customLong("connection-id"), help: "Id of the connection in that file.") var connectionID = "sandbox"
+    @Option(name: .customLong("delivery-url"), help: "Where the store's webhooks should go (your webhook-receiver).") var deliveryURL: String?
+
+    func run() async throws {
+        let logger = Logger(label: "sandbox") { label in JSONLogHandler(label: label, sink: FileDescriptorLogSink.standardError, level: cliLogLevel()) }
+        let woo = Sandbox.wooCommerce(logger: logger)
+        let dynamics: DynamicsEmulator
+        do { dynamics = try Sandbox.dynamics(logger: logger) } catch { Self.exitCleanly(CLIError(error)) }
+        let (wooURLs, wooReady) = AsyncStream<URL>.makeStream()
+        let (foURLs, foReady) = AsyncStream<URL>.makeStream()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await woo.run(port: wooPort) { wooReady.yield($0) } }
+            group.addTask { try await dynamics.run(port: dynamicsPort) { foReady.yield($0) } }
+            var wooIterator = wooURLs.makeAsyncIterator()
+            var foIterator = foURLs.makeAsyncIterator()
+            guard let wooURL = await wooIterator.next(), let foURL = await foIterator.next() else { return }
+            let secret = (0..<24).map { _ in String("abcdefghijklmnopqrstuvwxyz0123456789".randomElement()!) }.joined()
+            let delivery = deliveryURL ?? "http://127.0.0.1:8080/webhooks/woocommerce/\(connectionID)"
+            let standard = DynamicsEmulator.Configuration.standard
+            print("WooCommerce sandbox: \(wooURL.absoluteString)  (REST under /wp-json/wc/v3, plain HTTP: OAuth 1.0a)")
+            print("  consumer key    \(woo.credentials.consumerKey)")
+            print("  consumer secret \(woo.credentials.consumerSecret)")
+            print("F&O + Entra ID sandbox: \(foURL.absoluteString)  (OData under /data, token at /{tenant}/oauth2/v2.0/token)")
+            print("  environmentURL = authorityHost = \(foURL.absoluteString)")
+            print("  tenant \(standard.tenantId), client \(standard.clientId), secret \(standard.clientSecret), legal entity usmf")
+            if let connectionFile {
+                let json = Sandbox.connectionJSON(id: connectionID, wooURL: wooURL.absoluteString, woo: woo, dynamicsURL: foURL.absoluteString,
+                                                  webhookSecret: secret, deliveryURL: delivery)
+                do {
+                    try Data(json.utf8).write(to: URL(fileURLWithPath: connectionFile))
+                } catch {
+                    Self.exitCleanly(CLIError(message: "cannot write \(connectionFile): \(error.localizedDescription)"))
+                }
+                print("")
+                print("Connection file written: \(connectionFile) (id \(connectionID), sandbox: true). Point the connector at it:")
+                print("  mlc connection add --file \(connectionFile)")
+                print("  mlc connection ping \(connectionID)")
+            } else {
+                print("")
+                print("To get a ready connection file, run again with --write-connection FILE.")
+            }
+            print("")
+            print("Serving until Ctrl-C. The data lives in memory and is gone when this stops.")
+            try await group.waitForAll()
+        }
+    }
+}

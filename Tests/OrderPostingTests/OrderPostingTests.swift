@@ -1,0 +1,188 @@
+import ConnectorCore
+import ConnectorFlows
+import ConnectorStore
+import ConnectorTestSupport
+import DynamicsEmulator
+import Foundation
+import Testing
+
+/// SPEC §8 end to end: WooCommerce orders into the F&O sandbox over HTTP, exactly once.
+@Suite struct OrderPostingTests {
+    @Test func aPaidOrderLandsOnceWithItsPaymentAndRefund() async throws {
+        try await PostingHarness.run { h in
+            let id = try await h.paidOrder()
+            try await h.shop.send("/orders/\(id)/refunds", #"{"amount":"12.50","reason":"broken","api_refund":false}"#)
+            guard case .posted(let number) = await h.post(id) else { Issue.record("not posted"); return }
+            #expect(number == "WC\(id)")
+            #expect(h.salesOrders(reference: "WC\(id)").count == 1)
+            #expect(h.lineAmounts(salesOrder: number).reduce(0, +) == Decimal(30))
+            #expect(h.rows("CustomerPaymentJournalLines", "PaymentReference", "WC\(id)P").first?["CreditAmount"]?.decimalValue == Decimal(string: "30"))
+            let refunds = h.dynamics.records("CustomerPaymentJournalLines").filter { ($0["PaymentReference"]?.stringValue ?? "").hasPrefix("WC\(id)R") }
+            #expect(refunds.count == 1 && refunds.first?["DebitAmount"]?.decimalValue == Decimal(string: "12.5"))
+
+            // Again, and again: nothing new in F&O; the pending work is gone; the record says posted.
+            let before = h.dynamics.records("SalesOrderLines").count + h.dynamics.records("CustomerPaymentJournalLines").count
+            #expect(await h.post(id) == .posted(salesOrderNumber: number))
+            #expect(await h.post(id) == .posted(salesOrderNumber: number))
+            #expect(h.dynamics.records("SalesOrderLines").count + h.dynamics.records("CustomerPaymentJournalLines").count == before)
+            let record = try #require(try await AuditRecords(store: h.store, clock: h.clock, retention: .seconds(60)).load(connection: "acme", kind: "order", id: String(id)))
+            #expect(record.state == .posted)
+            #expect(record.timeline.contains { $0.step == "call" && ($0.call ?? "").contains("$batch") })
+        }
+    }
+
+    @Test func anAnswerLostAfterF_OSavedIsFoundNotDuplicated() async throws {
+        try await PostingHarness.run { h in
+            let id = try await h.paidOrder()
+            var faults = DynamicsEmulator.Faults()
+            faults.loseResponsesOfNextWrites = 1
+            h.dynamics.setFaults(faults)
+            // The first write (the customer is the shared guest, so: the header+lines changeset) commits, its answer is lost.
+            guard case .retryLater = await h.post(id) else { Issue.record("expected retry after a lost answer"); return }
+            h.dynamics.setFaults(.init())
+            #expect(await h.post(id) == .posted(salesOrderNumber: "WC\(id)"))
+            #expect(h.salesOrders(reference: "WC\(id)").count == 1)
+            #expect(h.rows("SalesOrderLines", "SalesOrderNumber", "WC\(id)").count == 2)
+        }
+    }
+
+    @Test func a429WaitsRetryAfterAndTellsEveryInstance() async throws {
+        try await PostingHarness.run { h in
+            let id = try await h.paidOrder()
+            var faults = DynamicsEmulator.Faults()
+            faults.throttleNext = 1
+            faults.throttleRetryAfter = 7
+            h.dynamics.setFaults(faults)
+            #expect(await h.post(id) == .posted(salesOrderNumber: "WC\(id)"))
+            #expect(h.sleeper.recorded.contains(7))
+            let held = try await h.store.listAll(prefix: "throttle/")
+            #expect(held.count == 1)
+        }
+    }
+
+    @Test func aMappingProblemParksWithNothingWritten() async throws {
+        try await PostingHarness.run { h in
+            let id = try await h.paidOrder(paymentMethod: "paypal")
+            guard case .parked(let reason) = await h.post(id) else { Issue.record("expected parked"); return }
+            #expect(reason.contains("payment gateway 'paypal'"))
+            #expect(h.salesOrders(reference: "WC\(id)").isEmpty)
+            #expect(h.dynamics.records("CustomerPaymentJournalLines").isEmpty)
+            let alerts = try await AlertCenter(store: h.store, clock: h.clock).list(connection: "acme")
+            #expect(alerts.contains { $0.reason == "record-parked" })
+            #expect(try await h.store.get(Keyspace.pending("acme", kind: "order", resourceID: String(id))) == nil)
+        }
+    }
+
+    @Test func unpaidOrdersAreSkipped() async throws {
+        try await PostingHarness.run { h in
+            let id = try await h.paidOrder(setPaid: false)
+            guard case .skipped = await h.post(id) else { Issue.record("expected skipped"); return }
+            #expect(h.salesOrders(reference: "WC\(id)").isEmpty)
+        }
+    }
+
+    @Test func cashOnDeliveryPostsTheOrderButNoPayment() async throws {
+        try await PostingHarness.run { h in
+            let id = try await h.paidOrder(paymentMethod: "cod", setPaid: true)
+            #expect(await h.post(id) == .posted(salesOrderNumber: "WC\(id)"))
+            #expect(h.rows("CustomerPaymentJournalLines", "PaymentReference", "WC\(id)P").isEmpty)
+        }
+    }
+
+    /// F&O numbers the order: header first (its number stored at once), then the lines; a
+    /// failure between them is completed by `OrderLineReference`, never duplicated.
+    @Test func f_ONumberedOrdersResumeByLineReference() async throws {
+        try await PostingHarness.run(supplySalesOrderNumber: false) { h in
+            let id = try await h.paidOrder()
+            var faults = DynamicsEmulator.Faults()
+            faults.loseResponsesOfNextWrites = 2   // the header's answer, then the first line's
+            h.dynamics.setFaults(faults)
+            guard case .retryLater = await h.post(id) else { Issue.record("expected retry after the header's answer was lost"); return }
+            guard case .retryLater = await h.post(id) else { Issue.record("expected retry after the first line's answer was lost"); return }
+            let headers = h.salesOrders(reference: "WC\(id)")
+            #expect(headers.count == 1)
+            let number = try #require(headers.first?["SalesOrderNumber"]?.stringValue)
+            #expect(number != "WC\(id)")   // numbered by F&O's sequence
+            #expect(await h.post(id) == .posted(salesOrderNumber: number))
+            #expect(h.rows("SalesOrderLines", "SalesOrderNumber", number).count == 2)
+            #expect(h.lineAmounts(salesOrder: number).reduce(0, +) == Decimal(30))
+        }
+    }
+
+    @Test func concurrentWorkersPostOnce() async throws {
+        try await PostingHarness.run { h in
+            let id = try await h.paidOrder()
+            let results = await withTaskGroup(of: PostResult.self) { group in
+                for _ in 0..<4 { group.addTask { await h.post(id) } }
+                var all: [PostResult] = []
+                for await result in group { all.append(result) }
+                return all
+            }
+            #expect(results.contains(.posted(salesOrderNumber: "WC\(id)")))
+            // Whoever did not get the order's lease was told to retry; nobody posted twice.
+            for _ in 0..<3 { _ = await h.post(id) }
+            #expect(h.salesOrders(reference: "WC\(id)").count == 1)
+            #expect(h.rows("CustomerPaymentJournalLines", "PaymentReference", "WC\(id)P").count == 1)
+        }
+    }
+
+    @Test func anEditAfterPostingParksAndChangesNothing() async throws {
+        try await PostingHarness.run { h in
+            let id = try await h.paidOrder()
+            #expect(await h.post(id) == .posted(salesOrderNumber: "WC\(id)"))
+            let lineID = try #require(try await h.shop.send("/orders/\(id)", method: "GET")["line_items"]?.arrayValue?.first?["id"]?.intValue)
+            try await h.shop.send("/orders/\(id)", #"{"line_items":[{"id":\#(lineID),"quantity":3}]}"#, method: "PUT")
+            guard case .parked(let reason) = await h.post(id) else { Issue.record("expected parked"); return }
+            #expect(reason.contains("edited") && reason.contains("WC\(id)"))
+            #expect(h.lineAmounts(salesOrder: "WC\(id)").reduce(0, +) == Decimal(30))
+        }
+    }
+
+    @Test func aCancelledOrderThatWasPostedParksNamingTheSalesOrder() async throws {
+        try await PostingHarness.run { h in
+            let id = try await h.paidOrder()
+            #expect(await h.post(id) == .posted(salesOrderNumber: "WC\(id)"))
+            try await h.shop.send("/orders/\(id)", #"{"status":"cancelled"}"#, method: "PUT")
+            guard case .parked(let reason) = await h.post(id) else { Issue.record("expected parked"); return }
+            #expect(reason.contains("cancelled") && reason.contains("WC\(id)"))
+        }
+    }
+
+    @Test func aForeignSalesOrderUnderTheReferenceParks() async throws {
+        try await PostingHarness.run { h in
+            let id = try await h.paidOrder()
+            try h.dynamics.insert("SalesOrderHeadersV2", ["dataAreaId": "usmf", "SalesOrderNumber": "SO-9999", "CustomersOrderReference": .string("WC\(id)"),
+                                                          "OrderingCustomerAccountNumber": .string(DynamicsEmulator.Seed.guestAccount), "InvoiceCustomerAccountNumber": .string(DynamicsEmulator.Seed.guestAccount),
+                                                          "CurrencyCode": "EUR", "RequestedShippingDate": "2026-11-26T12:00:00Z"])
+            guard case .parked(let reason) = await h.post(id) else { Issue.record("expected parked"); return }
+            #expect(reason.contains("SO-9999"))
+            #expect(h.salesOrders(reference: "WC\(id)").count == 1)
+        }
+    }
+
+    @Test func aPostedJournalIsNotReused() async throws {
+        try await PostingHarness.run { h in
+            let first = try await h.paidOrder()
+            #expect(await h.post(first) == .posted(salesOrderNumber: "WC\(first)"))
+            let journal = try #require(h.rows("CustomerPaymentJournalLines", "PaymentReference", "WC\(first)P").first?["JournalBatchNumber"]?.stringValue)
+            try h.dynamics.markJournalPosted(company: "usmf", journalBatchNumber: journal)
+            let second = try await h.paidOrder()
+            #expect(await h.post(second) == .posted(salesOrderNumber: "WC\(second)"))
+            let other = h.rows("CustomerPaymentJournalLines", "PaymentReference", "WC\(second)P").first?["JournalBatchNumber"]?.stringValue
+            #expect(other != nil && other != journal)
+        }
+    }
+
+    @Test(arguments: StoreBackend.available)
+    func everyStoreBackendCarriesTheFlow(_ backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        try await PostingHarness.run(store: store) { h in
+            let id = try await h.paidOrder()
+            #expect(await h.post(id) == .posted(salesOrderNumber: "WC\(id)"))
+            #expect(await h.post(id) == .posted(salesOrderNumber: "WC\(id)"))
+            #expect(h.salesOrders(reference: "WC\(id)").count == 1)
+            #expect(try await h.store.get(Keyspace.orderLink("acme", orderID: id)) != nil)
+        }
+        try await store.close()
+    }
+}
