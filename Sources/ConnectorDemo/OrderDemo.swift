@@ -149,7 +149,8 @@ public struct OrderDemo: Sendable {
         var outcome = Outcome.retry("not yet")
         while outcome.kind == .retry && drains < 5 {
             drains += 1
-            outcome = await posterFunction.drain(connection: connectionID, context: context)
+            // Later drains would wait out each retry delay; the demo does not wait.
+            outcome = await posterFunction.drain(connection: connectionID, context: context, honourRetryDelays: drains == 1)
         }
         dynamics.setFaults(.init())
         log("5. order-poster: \(drains) drain(s) through a 429 and a lost answer → \(String(decoding: outcome.body, as: UTF8.self))")

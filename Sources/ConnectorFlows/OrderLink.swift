@@ -1,3 +1,4 @@
+import ConnectorMapping
 import Foundation
 
 /// What one WooCommerce order became in F&O (SPEC §5 "order links"): kept forever, read
@@ -31,4 +32,19 @@ public struct OrderLink: Codable, Sendable, Equatable {
     public var wooTax: Decimal?
     /// Set when the order was seen fully invoiced in F&O and completed in WooCommerce.
     public var completedAt: Date?
+
+    /// Where a journal line of the plan already is, if known.
+    func position(for plan: JournalLinePlan) -> JournalPosition? {
+        switch plan.kind {
+        case .payment: payment
+        case .refund: refunds[String(plan.refundID ?? 0)]
+        }
+    }
+
+    mutating func record(_ plan: JournalLinePlan, _ position: JournalPosition) {
+        switch plan.kind {
+        case .payment: payment = position
+        case .refund: refunds[String(plan.refundID ?? 0)] = position
+        }
+    }
 }

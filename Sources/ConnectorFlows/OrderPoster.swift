@@ -41,7 +41,7 @@ public struct OrderPoster: Sendable {
     let store: any KeyValueStore
     let connections: any ConnectionSource
     let remotes: any RemoteSystems
-    let clock: any WallClock
+    public let clock: any WallClock
     let sleeper: any Sleeper
     let settings: Settings
     let alerts: AlertCenter
@@ -130,12 +130,32 @@ public struct OrderPoster: Sendable {
         case .posted, .skipped, .parked:
             // Parked work leaves the queue: it waits for a person and `mlc replay`.
             _ = try? await store.delete(Keyspace.pending(connectionID, kind: "order", resourceID: String(orderID)))
-        case .retryLater:
-            break
+        case .retryLater(_, let after):
+            // Stays pending; the drain leaves it alone for a growing delay (Retry-After at least).
+            await deferPending(connectionID: connectionID, orderID: orderID, after: after)
         }
         _ = try? await store.releaseLease(lease)
         logger.info("order.result", metadata: ["result": "\(Self.label(result))"])
         return result
+    }
+
+    /// Records a transient failure on the order's pending work: attempts + 1, and a retry time
+    /// 30 s · 2^(attempts − 1), capped at an hour, never sooner than F&O's `Retry-After`.
+    func deferPending(connectionID: String, orderID: Int, after: Double?) async {
+        let key = Keyspace.pending(connectionID, kind: "order", resourceID: String(orderID))
+        for _ in 0..<3 {
+            let current = try? await store.getJSON(PendingWork.self, key)
+            var work = current?.value ?? PendingWork(connection: connectionID, kind: "order", resourceID: String(orderID), firstSeenAt: clock.now(), origin: "retry")
+            let attempts = (work.attempts ?? 0) + 1
+            let delay = max(after ?? 0, min(3600, 30 * pow(2, Double(min(attempts, 12) - 1))))
+            work.attempts = attempts
+            work.retryAt = clock.now().addingTimeInterval(delay)
+            if let current {
+                if case .swapped = (try? await store.compareAndSwap(key, expectedVersion: current.version, work.encoded(), ttl: settings.retention)) ?? .conflict { return }
+            } else if (try? await store.insertIfAbsent(key, work.encoded(), ttl: settings.retention))?.inserted == true {
+                return
+            }
+        }
     }
 
     static func label(_ result: PostResult) -> String {
@@ -211,42 +231,99 @@ public struct OrderPoster: Sendable {
             }
         }
 
-        // 1. The customer.
-        if link.salesOrderNumber == nil || !link.linesComplete {
-            try await ensureCustomer(plan.customer, fo: fo, connection: connection, timeline: timeline)
+        var journalPlans = ([plan.payment].compactMap { $0 } + plan.refunds).filter { link.position(for: $0) == nil }
+        if link.linesComplete && journalPlans.isEmpty {
+            timeline.add("posted", "already in F&O as \(link.salesOrderNumber ?? "?"); nothing to write")
+            return .posted(salesOrderNumber: link.salesOrderNumber ?? "?")
         }
 
-        // 2. The sales order and its lines.
+        // Round trip 1: every existence check at once — F&O has no idempotency key, so each key
+        // is looked up before anything is created (and again by whoever takes over the lease).
+        var queries: [ODataQuery] = []
         if !link.linesComplete {
-            let number = try await ensureSalesOrder(plan, link: link, fo: fo, timeline: timeline) { number in
-                link.salesOrderNumber = number
-                try await saveLink()
+            queries.append(ODataQuery(FOEntity.salesOrderHeaders, legalEntity: fo.legalEntity, filter: .eq("CustomersOrderReference", plan.reference), select: FOSalesOrderHeader.select))
+        }
+        if !journalPlans.isEmpty {
+            queries.append(ODataQuery(FOEntity.paymentJournalLines, legalEntity: fo.legalEntity, filter: .anyOf("PaymentReference", journalPlans.map(\.reference)), select: FOPaymentJournalLine.select))
+        }
+        let reads = try await fo.read(batch: queries)
+        var headers: [FOSalesOrderHeader] = []
+        if !link.linesComplete { headers = try await fo.rows(reads[0], as: FOSalesOrderHeader.self) }
+        if !journalPlans.isEmpty {
+            let found = try await fo.rows(reads[reads.count - 1], as: FOPaymentJournalLine.self)
+            for plan in journalPlans {
+                guard let line = found.first(where: { $0.PaymentReference == plan.reference }) else { continue }
+                link.record(plan, OrderLink.JournalPosition(reference: plan.reference, journalBatchNumber: line.JournalBatchNumber,
+                                                            lineNumber: NSDecimalNumber(decimal: line.LineNumber).intValue, amount: plan.amount))
+                timeline.add("journal", "\(plan.kind.rawValue) \(plan.reference) found in \(line.JournalBatchNumber)")
             }
-            link.salesOrderNumber = number
-            let net = try await ensureLines(plan, salesOrderNumber: number, fo: fo, timeline: timeline)
-            guard net == plan.expectedNet else {
+            journalPlans = journalPlans.filter { link.position(for: $0) == nil }
+        }
+
+        if !link.linesComplete {
+            if headers.count > 1 {
+                throw ConnectorError.remoteRejected("F&O holds \(headers.count) sales orders with reference \(plan.reference): \(headers.map(\.SalesOrderNumber).joined(separator: ", "))", fix: "keep one (cancel the others in F&O), then replay")
+            }
+            if let existing = headers.first {
+                guard existing.OrderingCustomerAccountNumber.caseInsensitiveCompare(plan.customer.account) == .orderedSame,
+                      existing.CurrencyCode.caseInsensitiveCompare(plan.currency) == .orderedSame else {
+                    throw ConnectorError.remoteRejected("F&O sales order \(existing.SalesOrderNumber) has reference \(plan.reference) but customer \(existing.OrderingCustomerAccountNumber) / \(existing.CurrencyCode), not \(plan.customer.account) / \(plan.currency)", fix: "check whether another system used the reference; fix it in F&O, then replay")
+                }
+                timeline.add("salesOrder", "found \(existing.SalesOrderNumber) by reference \(plan.reference)")
+                link.salesOrderNumber = existing.SalesOrderNumber
                 try await saveLink()
-                return .parked("F&O sales order \(number)'s lines add up to \(net), WooCommerce's total minus tax is \(plan.expectedNet) (difference \(plan.expectedNet - net))")
+                // Resume: the lines F&O lacks, found by OrderLineReference (with the journal lines).
+                let net = try await completeLines(plan, salesOrderNumber: existing.SalesOrderNumber, journal: journalPlans, link: &link, fo: fo, connection: connection, timeline: timeline)
+                journalPlans = []
+                guard net == plan.expectedNet else { return try await parkMoney(net, plan, link: &link, save: saveLink) }
+            } else {
+                try await ensureCustomer(plan.customer, fo: fo, timeline: timeline)
+                if let number = plan.suppliedSalesOrderNumber {
+                    // Round trip 2: header, lines and the money in one changeset — all or nothing.
+                    var header = plan.header
+                    header["SalesOrderNumber"] = .string(number)
+                    var operations = [BatchOperation.create(FOEntity.salesOrderHeaders, header)]
+                    operations += plan.lines.map { line in
+                        var record = line.record
+                        record["SalesOrderNumber"] = .string(number)
+                        return .create(FOEntity.salesOrderLines, record)
+                    }
+                    let parts = try await submitWithJournal(operations, journal: journalPlans, link: &link, fo: fo, connection: connection, timeline: timeline)
+                    journalPlans = []
+                    let net = try parts.dropFirst().prefix(plan.lines.count).reduce(Decimal(0)) { $0 + (try DynamicsClient.decode($1, as: FOSalesOrderLine.self)).LineAmount }
+                    link.salesOrderNumber = number
+                    timeline.add("salesOrder", "created \(number) with \(plan.lines.count) lines in one changeset")
+                    guard net == plan.expectedNet else { return try await parkMoney(net, plan, link: &link, save: saveLink) }
+                } else {
+                    // F&O numbers the order: the header first, its number stored at once.
+                    let created: FOSalesOrderHeader = try await fo.create(FOEntity.salesOrderHeaders, plan.header)
+                    timeline.add("salesOrder", "created \(created.SalesOrderNumber) (numbered by F&O)")
+                    link.salesOrderNumber = created.SalesOrderNumber
+                    try await saveLink()
+                    let operations: [BatchOperation] = plan.lines.map { line in
+                        var record = line.record
+                        record["SalesOrderNumber"] = .string(created.SalesOrderNumber)
+                        return .create(FOEntity.salesOrderLines, record)
+                    }
+                    let parts = try await submitWithJournal(operations, journal: journalPlans, link: &link, fo: fo, connection: connection, timeline: timeline)
+                    journalPlans = []
+                    let net = try parts.prefix(plan.lines.count).reduce(Decimal(0)) { $0 + (try DynamicsClient.decode($1, as: FOSalesOrderLine.self)).LineAmount }
+                    guard net == plan.expectedNet else { return try await parkMoney(net, plan, link: &link, save: saveLink) }
+                }
             }
             link.linesComplete = true
-            link.postedNet = net
+            link.postedNet = plan.expectedNet
             link.postedAt = clock.now()
             link.fingerprint = plan.fingerprint
             try await saveLink()
-            timeline.add("posted", "sales order \(number), \(plan.lines.count) lines, net \(net)")
+            timeline.add("posted", "sales order \(link.salesOrderNumber ?? "?"), \(plan.lines.count) lines, net \(plan.expectedNet) (F&O's line amounts)")
         }
 
-        // 3. The payment and each refund: customer payment journal lines.
-        if let payment = plan.payment, link.payment == nil {
-            link.payment = try await ensureJournalLine(payment, fo: fo, connection: connection, timeline: timeline)
-            try await saveLink()
+        // Refunds (or a payment) that came after the order: their own changeset.
+        if !journalPlans.isEmpty {
+            _ = try await submitWithJournal([], journal: journalPlans, link: &link, fo: fo, connection: connection, timeline: timeline)
         }
-        for refund in plan.refunds {
-            let id = String(refund.refundID ?? 0)
-            guard link.refunds[id] == nil else { continue }
-            link.refunds[id] = try await ensureJournalLine(refund, fo: fo, connection: connection, timeline: timeline)
-            try await saveLink()
-        }
+        try await saveLink()
         for skipped in plan.skippedRefunds { timeline.add("refund.skipped", "refund \(skipped.refundID) (\(skipped.amount)): \(skipped.reason)") }
         return .posted(salesOrderNumber: link.salesOrderNumber ?? "?")
     }
@@ -286,81 +363,55 @@ public struct OrderPoster: Sendable {
         return out
     }
 
-    private func ensureCustomer(_ customer: CustomerPlan, fo: DynamicsClient, connection: Connection, timeline: Timeline) async throws {
-        let key = ODataKey(FOEntity.customers, ["dataAreaId": .string(fo.legalEntity), "CustomerAccount": .string(customer.account)])
-        if try await fo.read(key, select: FOCustomer.select, as: FOCustomer.self) != nil {
-            timeline.add("customer", "\(customer.account) exists")
-            return
-        }
-        // CustomersV3 is "single thread only": one writer per legal entity, and the existence
-        // check is repeated under the lease (another worker may have just created it).
-        try await withEntityLease(fo: fo, entity: "customers") {
-            if try await fo.read(key, select: FOCustomer.select, as: FOCustomer.self) != nil { return }
-            let _: FOCustomer = try await fo.create(FOEntity.customers, customer.record)
-            timeline.add("customer", "created \(customer.account)")
-        }
+    /// Parks an order whose lines in F&O do not add up to WooCommerce's net.
+    private func parkMoney(_ net: Decimal, _ plan: OrderPlan, link: inout OrderLink, save: () async throws -> Void) async throws -> PostResult {
+        try await save()
+        return .parked("F&O sales order \(link.salesOrderNumber ?? "?")'s lines add up to \(net), WooCommerce's total minus tax is \(plan.expectedNet) (difference \(plan.expectedNet - net))")
     }
 
-    private func ensureSalesOrder(_ plan: OrderPlan, link: OrderLink, fo: DynamicsClient, timeline: Timeline,
-                                  remember: (String) async throws -> Void) async throws -> String {
-        if let number = link.salesOrderNumber { return number }
-        // Look the reference up first: F&O has no unique constraint on it.
-        let found = try await fo.read(ODataQuery(FOEntity.salesOrderHeaders, legalEntity: fo.legalEntity,
-                                                 filter: .eq("CustomersOrderReference", plan.reference), select: FOSalesOrderHeader.select),
-                                      as: FOSalesOrderHeader.self)
-        if let existing = found.first {
-            guard found.count == 1 else {
-                throw ConnectorError.remoteRejected("F&O holds \(found.count) sales orders with reference \(plan.reference): \(found.map(\.SalesOrderNumber).joined(separator: ", "))", fix: "keep one (cancel the others in F&O), then replay")
-            }
-            guard existing.OrderingCustomerAccountNumber.caseInsensitiveCompare(plan.customer.account) == .orderedSame,
-                  existing.CurrencyCode.caseInsensitiveCompare(plan.currency) == .orderedSame else {
-                throw ConnectorError.remoteRejected("F&O sales order \(existing.SalesOrderNumber) has reference \(plan.reference) but customer \(existing.OrderingCustomerAccountNumber) / \(existing.CurrencyCode), not \(plan.customer.account) / \(plan.currency)", fix: "check whether another system used the reference; fix it in F&O, then replay")
-            }
-            timeline.add("salesOrder", "found \(existing.SalesOrderNumber) by reference \(plan.reference)")
-            try await remember(existing.SalesOrderNumber)
-            return existing.SalesOrderNumber
-        }
-        if let number = plan.suppliedSalesOrderNumber {
-            // Header and lines in one changeset: all or nothing.
-            var header = plan.header
-            header["SalesOrderNumber"] = .string(number)
-            var operations = [BatchOperation.create(FOEntity.salesOrderHeaders, header)]
-            for line in plan.lines {
-                var record = line.record
-                record["SalesOrderNumber"] = .string(number)
-                operations.append(.create(FOEntity.salesOrderLines, record))
-            }
-            _ = try await fo.submit(changeset: operations)
-            timeline.add("salesOrder", "created \(number) with \(plan.lines.count) lines in one changeset")
-            try await remember(number)
-            return number
-        }
-        let created: FOSalesOrderHeader = try await fo.create(FOEntity.salesOrderHeaders, plan.header)
-        timeline.add("salesOrder", "created \(created.SalesOrderNumber) (numbered by F&O)")
-        try await remember(created.SalesOrderNumber)
-        return created.SalesOrderNumber
-    }
-
-    /// Creates the lines F&O lacks (found by `OrderLineReference`) and returns F&O's sum of
-    /// the order's `LineAmount`.
-    private func ensureLines(_ plan: OrderPlan, salesOrderNumber: String, fo: DynamicsClient, timeline: Timeline) async throws -> Decimal {
+    /// Reads the lines of an existing sales order, creates the missing ones (and the journal
+    /// lines) in one changeset, and returns F&O's sum of the order's `LineAmount`.
+    private func completeLines(_ plan: OrderPlan, salesOrderNumber: String, journal: [JournalLinePlan], link: inout OrderLink, fo: DynamicsClient,
+                               connection: Connection, timeline: Timeline) async throws -> Decimal {
         let query = ODataQuery(FOEntity.salesOrderLines, legalEntity: fo.legalEntity, filter: .eq("SalesOrderNumber", salesOrderNumber), select: FOSalesOrderLine.select)
-        var lines = try await fo.read(query, as: FOSalesOrderLine.self)
+        let lines = try await fo.read(query, as: FOSalesOrderLine.self)
         let have = Set(lines.map(\.OrderLineReference))
         let missing = plan.lines.filter { !have.contains($0.reference) }
-        for line in missing {
-            var record = line.record
-            record["SalesOrderNumber"] = .string(salesOrderNumber)
-            let created: FOSalesOrderLine = try await fo.create(FOEntity.salesOrderLines, record)
-            timeline.add("salesOrderLine", "created \(created.InventoryLotId) for \(line.reference)")
-        }
-        if !missing.isEmpty { lines = try await fo.read(query, as: FOSalesOrderLine.self) }
         let planned = Set(plan.lines.map(\.reference))
         let foreign = lines.filter { !planned.contains($0.OrderLineReference) }
         if !foreign.isEmpty {
             timeline.add("salesOrderLine", "F&O has \(foreign.count) line(s) this order did not create: \(foreign.map(\.InventoryLotId).joined(separator: ", "))")
         }
-        return lines.reduce(Decimal(0)) { $0 + $1.LineAmount }
+        var net = lines.reduce(Decimal(0)) { $0 + $1.LineAmount }
+        guard !missing.isEmpty || !journal.isEmpty else { return net }
+        let operations: [BatchOperation] = missing.map { line in
+            var record = line.record
+            record["SalesOrderNumber"] = .string(salesOrderNumber)
+            return .create(FOEntity.salesOrderLines, record)
+        }
+        let parts = try await submitWithJournal(operations, journal: journal, link: &link, fo: fo, connection: connection, timeline: timeline)
+        for part in parts.prefix(missing.count) { net += try DynamicsClient.decode(part, as: FOSalesOrderLine.self).LineAmount }
+        if !missing.isEmpty { timeline.add("salesOrderLine", "created \(missing.count) missing line(s): \(missing.map(\.reference).joined(separator: ", "))") }
+        return net
+    }
+
+    private func ensureCustomer(_ customer: CustomerPlan, fo: DynamicsClient, timeline: Timeline) async throws {
+        let knownKey = Keyspace.knownCustomer(environment: Self.host(fo), legalEntity: fo.legalEntity, account: customer.account)
+        if try await store.get(knownKey) != nil { return }
+        let key = ODataKey(FOEntity.customers, ["dataAreaId": .string(fo.legalEntity), "CustomerAccount": .string(customer.account)])
+        if try await fo.read(key, select: ["CustomerAccount"], as: FOCustomer.Account.self) == nil {
+            // CustomersV3 is "single thread only": one writer per legal entity, and the existence
+            // check is repeated under the lease (another worker may have just created it).
+            try await withEntityLease(fo: fo, entity: "customers") {
+                if try await fo.read(key, select: ["CustomerAccount"], as: FOCustomer.Account.self) != nil { return }
+                let _: FOCustomer.Account = try await fo.create(FOEntity.customers, customer.record)
+                timeline.add("customer", "created \(customer.account)")
+            }
+        } else {
+            timeline.add("customer", "\(customer.account) exists")
+        }
+        // Remembered, so later orders of the customer skip the round trip.
+        _ = try await store.setJSON(knownKey, ["account": customer.account], ttl: .seconds(7 * 86_400))
     }
 
     /// The open payment journal of a journal name and its next line number, kept in the store.
@@ -369,67 +420,87 @@ public struct OrderPoster: Sendable {
         var nextLine: Int
     }
 
-    private func ensureJournalLine(_ plan: JournalLinePlan, fo: DynamicsClient, connection: Connection, timeline: Timeline) async throws -> OrderLink.JournalPosition {
-        if let found = try await findJournalLine(plan.reference, fo: fo) {
-            timeline.add("journal", "\(plan.kind.rawValue) \(plan.reference) found in \(found.journalBatchNumber) line \(found.lineNumber)")
-            return found
+    /// Submits `operations` plus the journal lines of `journal` as one changeset. Journal lines
+    /// are written under the legal entity's journal lease with line numbers from the store's
+    /// compare-and-swap counter; the stored journal is trusted until F&O refuses it, then its
+    /// `IsPosted` is read and a new journal is opened once.
+    private func submitWithJournal(_ operations: [BatchOperation], journal: [JournalLinePlan], link: inout OrderLink, fo: DynamicsClient,
+                                   connection: Connection, timeline: Timeline) async throws -> [BatchPartResponse] {
+        guard !journal.isEmpty else { return operations.isEmpty ? [] : try await fo.submit(changeset: operations) }
+        let names = Set(journal.map(\.journalName))
+        guard names.count == 1, let journalName = names.first else {
+            throw ConnectorError.invalidConfiguration("one order's payment and refunds map to several journals: \(names.sorted())", fix: "use one journal name per gateway")
         }
-        return try await withEntityLease(fo: fo, entity: "journal") {
-            if let found = try await findJournalLine(plan.reference, fo: fo) { return found }
-            let stateKey = Keyspace.paymentJournal(environment: Self.host(fo), legalEntity: fo.legalEntity, journalName: plan.journalName)
-            for _ in 0..<5 {
-                let current = try await store.getJSON(JournalState.self, stateKey)
-                var open: (state: JournalState, version: Int64)?
-                // A journal is reused only while F&O says it is not posted.
-                if let current {
-                    let header = try await fo.read(ODataKey(FOEntity.paymentJournalHeaders, ["dataAreaId": .string(fo.legalEntity), "JournalBatchNumber": .string(current.value.journalBatchNumber)]),
-                                                   select: FOPaymentJournalHeader.select, as: FOPaymentJournalHeader.self)
-                    if header?.isOpen == true { open = (current.value, current.version) }
+        let result: ([BatchPartResponse], [OrderLink.JournalPosition]) = try await withEntityLease(fo: fo, entity: "journal") {
+            var verify = false
+            for attempt in 1...2 {
+                let (batch, first) = try await reserveJournalLines(journalName, count: journal.count, verifyOpen: verify, fo: fo, connection: connection, timeline: timeline)
+                var all = operations
+                var positions: [OrderLink.JournalPosition] = []
+                for (offset, plan) in journal.enumerated() {
+                    var record = plan.record
+                    record["JournalBatchNumber"] = .string(batch)
+                    record["LineNumber"] = .int(Int64(first + offset))
+                    all.append(.create(FOEntity.paymentJournalLines, record))
+                    positions.append(.init(reference: plan.reference, journalBatchNumber: batch, lineNumber: first + offset, amount: plan.amount))
                 }
-                if open == nil {
-                    var header = ODataRecord()
-                    header["dataAreaId"] = .string(fo.legalEntity)
-                    header["JournalName"] = .string(plan.journalName)
-                    header["Description"] = .string("WooCommerce \(connection.id) payments")
-                    let created: FOPaymentJournalHeader = try await fo.create(FOEntity.paymentJournalHeaders, header)
-                    timeline.add("journal", "opened \(created.JournalBatchNumber) (\(plan.journalName))")
-                    let fresh = JournalState(journalBatchNumber: created.JournalBatchNumber, nextLine: 1)
-                    if let current {
-                        guard case .swapped(let version) = try await store.compareAndSwapJSON(stateKey, expectedVersion: current.version, fresh) else { continue }
-                        open = (fresh, version)
-                    } else {
-                        guard case .inserted(let version) = try await store.insertJSONIfAbsent(stateKey, fresh) else { continue }
-                        open = (fresh, version)
-                    }
-                }
-                guard let (state, version) = open else { continue }
-                // Take the line number with a compare-and-swap, then write the line.
-                let lineNumber = state.nextLine
-                let next = JournalState(journalBatchNumber: state.journalBatchNumber, nextLine: lineNumber + 1)
-                guard case .swapped = try await store.compareAndSwapJSON(stateKey, expectedVersion: version, next) else { continue }
-                var record = plan.record
-                record["JournalBatchNumber"] = .string(state.journalBatchNumber)
-                record["LineNumber"] = .int(Int64(lineNumber))
                 do {
-                    let _: FOPaymentJournalLine = try await fo.create(FOEntity.paymentJournalLines, record)
-                } catch let error as ConnectorError where error == .remoteRejected && error.message.contains("already exists") {
-                    // The number was used (a lost answer, a hand-made line): look again, then take the next.
-                    if let found = try await findJournalLine(plan.reference, fo: fo) { return found }
-                    continue
+                    return (try await fo.submit(changeset: all), positions)
+                } catch let error as ConnectorError where error == .remoteRejected && attempt == 1 {
+                    // Posted in F&O meanwhile, or a line number taken by hand? Check, then try once more.
+                    if try await journalIsOpen(batch, fo: fo) && !error.message.contains("already exists") { throw error }
+                    timeline.add("journal", "journal \(batch) refused the lines (\(Formatting.bounded(error.message, limit: 120))); checking and retrying once")
+                    verify = true
                 }
-                timeline.add("journal", "\(plan.kind.rawValue) \(plan.reference) \(plan.amount) written to \(state.journalBatchNumber) line \(lineNumber)")
-                return OrderLink.JournalPosition(reference: plan.reference, journalBatchNumber: state.journalBatchNumber, lineNumber: lineNumber, amount: plan.amount)
             }
-            throw ConnectorError.conflict("the payment journal's line counter kept changing", fix: "retried")
+            throw ConnectorError.conflict("the payment journal kept refusing lines", fix: "retried later")
         }
+        for (plan, position) in zip(journal, result.1) {
+            link.record(plan, position)
+            timeline.add("journal", "\(plan.kind.rawValue) \(plan.reference) \(plan.amount) written to \(position.journalBatchNumber) line \(position.lineNumber)")
+        }
+        return Array(result.0.prefix(operations.count))
     }
 
-    private func findJournalLine(_ reference: String, fo: DynamicsClient) async throws -> OrderLink.JournalPosition? {
-        let lines = try await fo.read(ODataQuery(FOEntity.paymentJournalLines, legalEntity: fo.legalEntity, filter: .eq("PaymentReference", reference), select: FOPaymentJournalLine.select),
-                                      as: FOPaymentJournalLine.self)
-        guard let line = lines.first else { return nil }
-        let amount = line.CreditAmount != 0 ? line.CreditAmount : line.DebitAmount
-        return OrderLink.JournalPosition(reference: reference, journalBatchNumber: line.JournalBatchNumber, lineNumber: NSDecimalNumber(decimal: line.LineNumber).intValue, amount: amount)
+    /// Takes `count` consecutive line numbers in the open journal of `journalName` (opening a
+    /// journal when none is stored, or when `verifyOpen` finds the stored one posted).
+    private func reserveJournalLines(_ journalName: String, count: Int, verifyOpen: Bool, fo: DynamicsClient, connection: Connection, timeline: Timeline) async throws -> (String, Int) {
+        let stateKey = Keyspace.paymentJournal(environment: Self.host(fo), legalEntity: fo.legalEntity, journalName: journalName)
+        for _ in 0..<5 {
+            let current = try await store.getJSON(JournalState.self, stateKey)
+            var open: (state: JournalState, version: Int64)?
+            if let current {
+                let usable = verifyOpen ? try await journalIsOpen(current.value.journalBatchNumber, fo: fo) : true
+                if usable { open = (current.value, current.version) }
+            }
+            if open == nil {
+                var header = ODataRecord()
+                header["dataAreaId"] = .string(fo.legalEntity)
+                header["JournalName"] = .string(journalName)
+                header["Description"] = .string("WooCommerce \(connection.id) payments")
+                let created: FOPaymentJournalHeader = try await fo.create(FOEntity.paymentJournalHeaders, header)
+                timeline.add("journal", "opened \(created.JournalBatchNumber) (\(journalName))")
+                let fresh = JournalState(journalBatchNumber: created.JournalBatchNumber, nextLine: 1)
+                if let current {
+                    guard case .swapped(let version) = try await store.compareAndSwapJSON(stateKey, expectedVersion: current.version, fresh) else { continue }
+                    open = (fresh, version)
+                } else {
+                    guard case .inserted(let version) = try await store.insertJSONIfAbsent(stateKey, fresh) else { continue }
+                    open = (fresh, version)
+                }
+            }
+            guard let (state, version) = open else { continue }
+            let next = JournalState(journalBatchNumber: state.journalBatchNumber, nextLine: state.nextLine + count)
+            guard case .swapped = try await store.compareAndSwapJSON(stateKey, expectedVersion: version, next) else { continue }
+            return (state.journalBatchNumber, state.nextLine)
+        }
+        throw ConnectorError.conflict("the payment journal's line counter kept changing", fix: "retried")
+    }
+
+    private func journalIsOpen(_ batch: String, fo: DynamicsClient) async throws -> Bool {
+        let header = try await fo.read(ODataKey(FOEntity.paymentJournalHeaders, ["dataAreaId": .string(fo.legalEntity), "JournalBatchNumber": .string(batch)]),
+                                       select: FOPaymentJournalHeader.select, as: FOPaymentJournalHeader.self)
+        return header?.isOpen == true
     }
 
     /// Runs `body` holding the (environment, legal entity, entity) lease, waiting briefly for it.

@@ -13,11 +13,15 @@ public struct OrderPosterFunction: FunctionHandler {
     let store: any KeyValueStore
     /// Orders one drain works before handing the rest to the next drain.
     let drainLimit: Int
+    /// Orders worked at once. Each order is still worked by one worker under its lease, and
+    /// F&O's single-writer entities are serialised by their own leases.
+    let concurrency: Int
 
-    public init(poster: OrderPoster, store: any KeyValueStore, drainLimit: Int = 500) {
+    public init(poster: OrderPoster, store: any KeyValueStore, drainLimit: Int = 500, concurrency: Int = 4) {
         self.poster = poster
         self.store = store
         self.drainLimit = drainLimit
+        self.concurrency = max(1, concurrency)
     }
 
     struct ChangedData: Decodable { var connection: String; var orderId: Int }
@@ -44,7 +48,8 @@ public struct OrderPosterFunction: FunctionHandler {
     }
 
     /// Posts every pending order, oldest key first; answers retry if any stays pending.
-    public func drain(connection: String?, context: InvocationContext) async -> Outcome {
+    /// `honourRetryDelays` false takes work still waiting out its delay too (`mlc demo`).
+    public func drain(connection: String?, context: InvocationContext, honourRetryDelays: Bool = true) async -> Outcome {
         let connections: [String]
         do {
             if let connection {
@@ -55,23 +60,44 @@ public struct OrderPosterFunction: FunctionHandler {
         } catch {
             return .retry("the store is unavailable: \(error)")
         }
-        var counts: [String: Int] = [:]
-        var worked = 0
+        var work: [(connection: String, orderID: Int)] = []
+        var deferred = 0
         for id in connections {
             let prefix = Keyspace.pending(id, kind: "order")
             let items: [StoredValue]
             do { items = try await store.listAll(prefix: prefix) } catch { return .retry("the store is unavailable: \(error)") }
+            let now = poster.clock.now()
             for item in items {
-                guard worked < drainLimit else { break }
                 guard let orderID = Int(item.key.dropFirst(prefix.count)) else { continue }
-                worked += 1
-                let result = await poster.post(connectionID: id, orderID: orderID, logger: context.logger)
-                counts[OrderPoster.label(result), default: 0] += 1
+                // Work that failed transiently waits out its delay (a person can still replay it).
+                if honourRetryDelays, let retryAt = (try? StoreJSON.decoder.decode(PendingWork.self, from: Data(item.value)))?.retryAt, retryAt > now {
+                    deferred += 1
+                    continue
+                }
+                work.append((id, orderID))
+            }
+        }
+        let worked = min(work.count, drainLimit)
+        let poster = self.poster
+        let logger = context.logger
+        var counts: [String: Int] = [:]
+        await withTaskGroup(of: String.self) { group in
+            var next = 0
+            func addNext() {
+                guard next < worked else { return }
+                let item = work[next]
+                next += 1
+                group.addTask { OrderPoster.label(await poster.post(connectionID: item.connection, orderID: item.orderID, logger: logger)) }
+            }
+            for _ in 0..<concurrency { addNext() }
+            for await label in group {
+                counts[label, default: 0] += 1
+                addNext()
             }
         }
         let summary = counts.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }.joined(separator: ",")
-        if counts["retry", default: 0] > 0 || worked >= drainLimit {
-            return .retry("\(counts["retry", default: 0]) order(s) stay pending", status: 503)
+        if counts["retry", default: 0] > 0 || work.count > drainLimit || deferred > 0 {
+            return .retry("\(counts["retry", default: 0] + deferred + max(0, work.count - drainLimit)) order(s) stay pending (\(deferred) waiting out a retry delay)", status: 503)
         }
         return .done(200, json: "{\"status\":\"drained\",\(summary.isEmpty ? "\"orders\":0" : summary)}", reason: "drained")
     }

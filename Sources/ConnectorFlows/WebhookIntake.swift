@@ -113,18 +113,26 @@ public struct PendingWork: Codable, Sendable, Equatable {
     public var firstSeenAt: Date
     /// The delivery (or poll) that handed it on first.
     public var origin: String
+    /// Failed attempts so far (transient failures only; permanent ones park).
+    public var attempts: Int?
+    /// A drain leaves the work alone until then (growing delays after transient failures).
+    public var retryAt: Date?
 
-    public init(connection: String, kind: String, resourceID: String, firstSeenAt: Date, origin: String) {
+    public init(connection: String, kind: String, resourceID: String, firstSeenAt: Date, origin: String, attempts: Int? = nil, retryAt: Date? = nil) {
         self.connection = connection
         self.kind = kind
         self.resourceID = resourceID
         self.firstSeenAt = firstSeenAt
         self.origin = origin
+        self.attempts = attempts
+        self.retryAt = retryAt
     }
 
     /// Hand-written JSON (written on every delivery); read back with the store's decoder.
     public func encoded() -> [UInt8] {
-        var json = "{\"connection\":"
+        var json = "{"
+        if let attempts { json += "\"attempts\":\(attempts)," }
+        json += "\"connection\":"
         JSONText.appendString(connection, to: &json)
         json += ",\"firstSeenAt\":"
         JSONText.appendString(Formatting.timestamp(firstSeenAt), to: &json)
@@ -134,6 +142,10 @@ public struct PendingWork: Codable, Sendable, Equatable {
         JSONText.appendString(origin, to: &json)
         json += ",\"resourceID\":"
         JSONText.appendString(resourceID, to: &json)
+        if let retryAt {
+            json += ",\"retryAt\":"
+            JSONText.appendString(Formatting.timestamp(retryAt), to: &json)
+        }
         json += "}"
         return Array(json.utf8)
     }

@@ -30,9 +30,26 @@ public struct BatchPartResponse: Sendable, Equatable {
 public enum ODataBatch {
     /// The request body and its Content-Type for one changeset (all-or-nothing in F&O).
     public static func request(changeset operations: [BatchOperation], serviceRoot: String, batchID: String, changesetID: String) -> (contentType: String, body: String) {
+        request(reads: [], changeset: operations, serviceRoot: serviceRoot, batchID: batchID, changesetID: changesetID)
+    }
+
+    /// GETs (each its own part, outside any changeset, so one failing read fails nothing
+    /// else), then at most one changeset. `reads` are paths below the service root.
+    public static func request(reads: [String], changeset operations: [BatchOperation], serviceRoot: String, batchID: String, changesetID: String) -> (contentType: String, body: String) {
         let batchBoundary = "batch_" + batchID
+        var text = ""
+        for (index, read) in reads.enumerated() {
+            text += "--\(batchBoundary)\r\n"
+            text += "Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n"
+            text += "Content-ID: r\(index + 1)\r\n\r\n"
+            text += "GET \(serviceRoot)\(read) HTTP/1.1\r\n"
+            text += "OData-Version: 4.0\r\nOData-MaxVersion: 4.0\r\nAccept: application/json;odata.metadata=minimal\r\n\r\n"
+        }
+        guard !operations.isEmpty else {
+            return ("multipart/mixed; boundary=\(batchBoundary)", text + "--\(batchBoundary)--\r\n")
+        }
         let changesetBoundary = "changeset_" + changesetID
-        var text = "--\(batchBoundary)\r\n"
+        text += "--\(batchBoundary)\r\n"
         text += "Content-Type: multipart/mixed; boundary=\(changesetBoundary)\r\n\r\n"
         for (index, operation) in operations.enumerated() {
             text += "--\(changesetBoundary)\r\n"

@@ -171,6 +171,74 @@ public struct DynamicsClient: Sendable {
         throw ConnectorError.throttled("F&O kept throttling the changeset", retryAfter: configuration.retry.maxRetryAfter)
     }
 
+    /// One read of a batch: F&O's first page for the query.
+    public struct BatchRead: Sendable {
+        public let query: ODataQuery
+        let body: Data
+    }
+
+    /// Several reads in one round trip (a `$batch` of GETs outside any changeset). Reads are
+    /// safe to repeat, so a throttled or failed part re-sends the whole batch.
+    public func read(batch queries: [ODataQuery]) async throws -> [BatchRead] {
+        guard !queries.isEmpty else { return [] }
+        var backoff = configuration.retry.initialBackoff
+        for attempt in 1...configuration.retry.maxAttempts {
+            let (contentType, text) = ODataBatch.request(reads: queries.map(\.pathAndQuery), changeset: [], serviceRoot: serviceRoot,
+                                                         batchID: UUID().uuidString.lowercased(), changesetID: "")
+            let response = try await send(.POST, url: serviceRoot + "$batch", body: ByteBuffer(string: text), idempotent: true, contentType: contentType)
+            try expectSuccess(response, what: "$batch of reads")
+            let parts: [BatchPartResponse]
+            do { parts = try ODataBatch.parseResponse(contentType: response.headers["content-type"] ?? "", body: response.body) }
+            catch { throw ConnectorError.remoteUnavailable("F&O's $batch answer could not be read: \(error)", fix: "retried later") }
+            guard parts.count == queries.count else {
+                throw ConnectorError.remoteUnavailable("F&O answered \(parts.count) of \(queries.count) reads of a batch", fix: "retried later")
+            }
+            if let failed = parts.first(where: { !(200..<300).contains($0.status) }) {
+                let retryable = failed.status == 429 || failed.status >= 500
+                if retryable, attempt < configuration.retry.maxAttempts {
+                    if failed.status == 429 { try await holdBack(retryAfter(failed.headers["retry-after"])) }
+                    else { try await sleeper.sleep(seconds: jittered(backoff)); backoff = min(backoff * 2, configuration.retry.maxBackoff) }
+                    continue
+                }
+                throw Self.error(status: failed.status, body: failed.body, retryAfterHeader: failed.headers["retry-after"], what: "a read in a $batch")
+            }
+            return zip(queries, parts).map { BatchRead(query: $0, body: $1.body) }
+        }
+        throw ConnectorError.throttled("F&O kept throttling a batch of reads", retryAfter: configuration.retry.maxRetryAfter)
+    }
+
+    /// The rows of one batch read, following `@odata.nextLink` when F&O paged it.
+    public func rows<Row: Decodable>(_ batchRead: BatchRead, as: Row.Type = Row.self) async throws -> [Row] {
+        let page: Page<Row>
+        do { page = try JSONDecoder().decode(Page<Row>.self, from: batchRead.body) }
+        catch { throw ConnectorError.remoteRejected("F&O answered \(batchRead.query.entitySet) with rows this connector cannot read: \(Formatting.bounded(String(describing: error), limit: 200))", fix: "check the entity version") }
+        guard let next = page.nextLink else { return page.value }
+        return page.value + (try await read(nextLink: next, entitySet: batchRead.query.entitySet, as: Row.self))
+    }
+
+    private func read<Row: Decodable>(nextLink: String, entitySet: String, as: Row.Type, maxPages: Int = 1000) async throws -> [Row] {
+        var rows: [Row] = []
+        var url = nextLink
+        for _ in 0..<maxPages {
+            guard url.lowercased().hasPrefix(serviceRoot.lowercased()) else {
+                throw ConnectorError.remoteRejected("F&O's next page link points outside the environment", fix: "check dynamics.environmentURL")
+            }
+            let response = try await send(.GET, url: url, body: nil, idempotent: true)
+            try expectSuccess(response, what: "read \(entitySet)")
+            let page = try JSONDecoder().decode(Page<Row>.self, from: response.body)
+            rows += page.value
+            guard let next = page.nextLink else { return rows }
+            url = next
+        }
+        throw ConnectorError.remoteRejected("reading \(entitySet) did not end after \(maxPages) pages", fix: "narrow the filter")
+    }
+
+    /// Decodes the JSON body of a created record from a changeset part.
+    public static func decode<Row: Decodable>(_ part: BatchPartResponse, as: Row.Type = Row.self) throws -> Row {
+        do { return try JSONDecoder().decode(Row.self, from: part.body) }
+        catch { throw ConnectorError.remoteRejected("F&O created a record but its answer could not be read", fix: "the next attempt finds it by reference") }
+    }
+
     // MARK: Transport
 
     struct Response {

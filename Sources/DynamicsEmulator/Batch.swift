@@ -126,9 +126,7 @@ extension DynamicsEmulator {
             var out = ""
             var wrote = false
             func throttled(_ core: inout Core) -> DynamicsHTTPResponse? {
-                guard core.faults.throttleNext > 0 else { return nil }
-                core.faults.throttleNext -= 1
-                let after = core.faults.throttleRetryAfter
+                guard let after = DynamicsEmulator.throttleDecision(&core, now: now) else { return nil }
                 let text = "This request could not be processed at this time due to system experiencing high resource utilization. Retry the request after \(after) seconds"
                 return .odata(ODataError(status: 429, message: text, inner: nil, innerType: "", headers: [("Retry-After", String(after))]))
             }

@@ -82,8 +82,15 @@ public final class DynamicsEmulator: Sendable {
     public struct Faults: Sendable, Equatable {
         /// The next N OData operations (a `$batch` counts each inner operation) get 429.
         public var throttleNext = 0
-        /// `Retry-After` seconds of those 429s.
+        /// `Retry-After` seconds of those 429s (and of ``throttleEvery``'s).
         public var throttleRetryAfter = 30
+        /// Every Nth OData operation gets 429 (0 = off): a steady "429 storm".
+        public var throttleEvery = 0
+        /// Resource-based throttling as a token bucket: at most this many operations per second
+        /// (0 = unlimited); above it, 429 with the seconds until a token is free as `Retry-After`.
+        public var rateLimitPerSecond: Double = 0
+        /// Operations the bucket holds when idle.
+        public var rateLimitBurst: Double = 10
         /// The next N `/data` requests fail with ``failStatus``.
         public var failNext = 0
         /// 500 or 503.
@@ -125,6 +132,30 @@ public final class DynamicsEmulator: Sendable {
         var baseURL: String?
         var random: SplitMix
         var events = EventState()
+        var operations = 0
+        var bucketTokens: Double = 0
+        var bucketAt: Date?
+    }
+
+    /// Whether the next OData operation is throttled, and its `Retry-After`: the next-N switch,
+    /// every Nth operation, then the rate limit's bucket.
+    static func throttleDecision(_ core: inout Core, now: Date) -> Int? {
+        core.operations += 1
+        if core.faults.throttleNext > 0 {
+            core.faults.throttleNext -= 1
+            return core.faults.throttleRetryAfter
+        }
+        if core.faults.throttleEvery > 0, core.operations % core.faults.throttleEvery == 0 { return core.faults.throttleRetryAfter }
+        let rate = core.faults.rateLimitPerSecond
+        guard rate > 0 else { return nil }
+        let elapsed = core.bucketAt.map { max(0, now.timeIntervalSince($0)) } ?? core.faults.rateLimitBurst / rate
+        core.bucketAt = now
+        core.bucketTokens = min(core.faults.rateLimitBurst, core.bucketTokens + elapsed * rate)
+        if core.bucketTokens >= 1 {
+            core.bucketTokens -= 1
+            return nil
+        }
+        return max(1, Int(((1 - core.bucketTokens) / rate).rounded(.up)))
     }
 
     let configuration: Configuration
@@ -320,11 +351,8 @@ public final class DynamicsEmulator: Sendable {
 
     /// Consumes one throttled operation, if the switch is on.
     func takeThrottle() -> Throttle? {
-        let after: Int? = core.withLock { core in
-            guard core.faults.throttleNext > 0 else { return nil }
-            core.faults.throttleNext -= 1
-            return core.faults.throttleRetryAfter
-        }
+        let now = clock.now()
+        let after: Int? = core.withLock { core in Self.throttleDecision(&core, now: now) }
         guard let after else { return nil }
         let text = "This request could not be processed at this time due to system experiencing high resource utilization. Retry the request after \(after) seconds"
         let error = ODataError(status: 429, message: text, inner: nil, innerType: "", headers: [("Retry-After", String(after))])
