@@ -180,7 +180,7 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
         .testTarget(name: "OrderPostingTests", dependencies: [
-            "ConnectorFlows", "ConnectorRemotes", "ConnectorSandbox", "ConnectorStore", "ConnectorConnections", "ConnectorTestSupport",
+            "ConnectorFlows", "ConnectorRemotes", "ConnectorSandbox", "ConnectorRuntime", "ConnectorMapping", "WooCommerceClient", "ConnectorStore", "ConnectorConnections", "ConnectorTestSupport",
             "ConnectorCore", "DynamicsClient", "DynamicsEmulator", "WooCommerceEmulator",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),

@@ -35,7 +35,8 @@ public struct ConnectorError: Error, Sendable, Equatable, CustomStringConvertibl
 
     public var disposition: Disposition {
         switch code {
-        case .storeUnavailable, .remoteUnavailable, .throttled: .transient
+        // A conflict is someone else's concurrent change: the same call later sees the new state.
+        case .storeUnavailable, .remoteUnavailable, .throttled, .conflict: .transient
         default: .permanent
         }
     }

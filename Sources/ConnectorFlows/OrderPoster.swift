@@ -46,6 +46,7 @@ public struct OrderPoster: Sendable {
     let settings: Settings
     let alerts: AlertCenter
     let records: AuditRecords
+    let localLocks = KeyedAsyncLock()
 
     public init(store: any KeyValueStore, connections: any ConnectionSource, remotes: any RemoteSystems, clock: any WallClock, sleeper: any Sleeper, settings: Settings = .init()) {
         self.store = store
@@ -453,7 +454,7 @@ public struct OrderPoster: Sendable {
                     verify = true
                 }
             }
-            throw ConnectorError.conflict("the payment journal kept refusing lines", fix: "retried later")
+            throw ConnectorError.remoteRejected("the payment journal kept refusing the lines", fix: "check the journal in F&O (posted? line numbers taken?), then replay")
         }
         for (plan, position) in zip(journal, result.1) {
             link.record(plan, position)
@@ -504,8 +505,22 @@ public struct OrderPoster: Sendable {
     }
 
     /// Runs `body` holding the (environment, legal entity, entity) lease, waiting briefly for it.
+    /// Workers in this process queue on a local lock first, so only other processes are ever
+    /// waited for through the store.
     private func withEntityLease<T: Sendable>(fo: DynamicsClient, entity: String, _ body: () async throws -> T) async throws -> T {
         let key = Keyspace.entityLease(environment: Self.host(fo), legalEntity: fo.legalEntity, entity: entity)
+        await localLocks.acquire(key)
+        do {
+            let value = try await withStoreLease(key, body)
+            await localLocks.release(key)
+            return value
+        } catch {
+            await localLocks.release(key)
+            throw error
+        }
+    }
+
+    private func withStoreLease<T: Sendable>(_ key: String, _ body: () async throws -> T) async throws -> T {
         let owner = UUID().uuidString.lowercased()
         for _ in 0..<settings.entityLeaseAttempts {
             if let lease = try await store.acquireLease(key, owner: owner, ttl: settings.entityLeaseTTL).lease {
@@ -520,11 +535,35 @@ public struct OrderPoster: Sendable {
             }
             try await sleeper.sleep(seconds: settings.entityLeaseWait)
         }
-        throw ConnectorError.conflict("F&O \(entity) writes for \(fo.legalEntity) are held by another worker", fix: "retried later")
+        throw ConnectorError.conflict("\(key) is held by another worker", fix: "retried later")
     }
 
     static func host(_ fo: DynamicsClient) -> String {
         URLComponents(string: fo.configuration.credentials.audience)?.host ?? fo.configuration.credentials.audience
+    }
+}
+
+/// A lock per key for tasks of this process (FIFO, ownership handed to the next waiter).
+actor KeyedAsyncLock {
+    private var held: Set<String> = []
+    private var waiters: [String: [CheckedContinuation<Void, Never>]] = [:]
+
+    func acquire(_ key: String) async {
+        guard held.contains(key) else {
+            held.insert(key)
+            return
+        }
+        await withCheckedContinuation { waiters[key, default: []].append($0) }
+    }
+
+    func release(_ key: String) {
+        if var queue = waiters[key], !queue.isEmpty {
+            let next = queue.removeFirst()
+            waiters[key] = queue.isEmpty ? nil : queue
+            next.resume()
+        } else {
+            held.remove(key)
+        }
     }
 }
 

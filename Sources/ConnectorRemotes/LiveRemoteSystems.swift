@@ -22,13 +22,17 @@ public final class LiveRemoteSystems: RemoteSystems {
     private let providers = Mutex<[DynamicsCredentials: TokenProvider]>([:])
     private let pinnedClients = Mutex<[String: HTTPClient]>([:])
     private let retry: RetryPolicy
+    private let signingClock: any WallClock
 
     /// `httpClient` is owned by the caller; clients made here for pinned CA certificates are
     /// shut down by `shutdown()`.
+    /// `signingClock` stamps OAuth 1.0a requests; it is `clock` unless a test moves `clock`
+    /// ahead of the store's real time (WooCommerce refuses timestamps 15 minutes off).
     public init(httpClient: HTTPClient, store: any KeyValueStore, clock: any WallClock, sleeper: any Sleeper,
-                tokenCache: (any TokenCache)? = nil, retry: RetryPolicy = RetryPolicy(), logger: Logger) {
+                tokenCache: (any TokenCache)? = nil, retry: RetryPolicy = RetryPolicy(), signingClock: (any WallClock)? = nil, logger: Logger) {
         self.http = httpClient
         self.clock = clock
+        self.signingClock = signingClock ?? clock
         self.sleeper = sleeper
         self.gate = StoreThrottleGate(store: store, clock: clock)
         self.tokenCache = tokenCache
@@ -53,7 +57,7 @@ public final class LiveRemoteSystems: RemoteSystems {
         }
         var logger = logger
         logger[metadataKey: "connection"] = "\(connection.id)"
-        return try WooCommerceClient(configuration: configuration, httpClient: client, clock: clock, logger: logger)
+        return try WooCommerceClient(configuration: configuration, httpClient: client, clock: signingClock, logger: logger)
     }
 
     public func dynamics(_ connection: Connection) throws -> DynamicsClient {

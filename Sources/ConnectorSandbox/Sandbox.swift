@@ -32,7 +32,9 @@ public enum Sandbox {
     /// A connection file for the two running sandboxes (SPEC §6), mapping set for the seed.
     public static func connectionJSON(id: String, wooURL: String, woo: WooCommerceEmulator, dynamicsURL: String,
                                       dynamics: DynamicsEmulator.Configuration = .standard, webhookSecret: String,
-                                      deliveryURL: String?, supplySalesOrderNumber: Bool = true, prefix: String = "WC") -> String {
+                                      deliveryURL: String?, supplySalesOrderNumber: Bool = true, prefix: String = "WC",
+                                      items: [String: String] = [:]) -> String {
+        let itemMap = items.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \"\($0.value)\"" }.joined(separator: ", ")
         let wooBase = trimmed(wooURL), foBase = trimmed(dynamicsURL)
         return """
             {
@@ -50,7 +52,8 @@ public enum Sandbox {
               "orders": { "referencePrefix": "\(prefix)", "startDate": "2026-01-01T00:00:00Z" },
               "mapping": {
                 "guestAccount": "\(DynamicsEmulator.Seed.guestAccount)", "shippingItem": "FREIGHT", "feeItem": "FEE",
-                "variantDimensions": { "Size": "size", "Color": "color" }, "taxClasses": { "": "FULL" },
+                "variantDimensions": { "Size": "size", "Color": "color" }, "taxClasses": { "": "FULL", "reduced-rate": "EXEMPT" },
+                "items": { \(itemMap) },
                 "destinationTaxGroups": [ { "country": "US", "salesTaxGroup": "CA" }, { "country": "DE", "salesTaxGroup": "CA" } ],
                 "currencies": [ "USD", "EUR" ],
                 "paymentGateways": {

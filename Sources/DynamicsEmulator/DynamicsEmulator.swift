@@ -84,9 +84,9 @@ public final class DynamicsEmulator: Sendable {
         public var throttleNext = 0
         /// `Retry-After` seconds of those 429s (and of ``throttleEvery``'s).
         public var throttleRetryAfter = 30
-        /// Every Nth OData operation gets 429 (0 = off): a steady "429 storm".
+        /// Every Nth `/data` request gets 429 (0 = off): a steady "429 storm". A `$batch` is one request.
         public var throttleEvery = 0
-        /// Resource-based throttling as a token bucket: at most this many operations per second
+        /// Resource-based throttling as a token bucket: at most this many requests per second
         /// (0 = unlimited); above it, 429 with the seconds until a token is free as `Retry-After`.
         public var rateLimitPerSecond: Double = 0
         /// Operations the bucket holds when idle.
@@ -137,14 +137,10 @@ public final class DynamicsEmulator: Sendable {
         var bucketAt: Date?
     }
 
-    /// Whether the next OData operation is throttled, and its `Retry-After`: the next-N switch,
-    /// every Nth operation, then the rate limit's bucket.
-    static func throttleDecision(_ core: inout Core, now: Date) -> Int? {
+    /// Whether this request is throttled by the storm (every Nth request) or the rate limit
+    /// (token bucket), with its `Retry-After`. A throttled `$batch` is refused whole.
+    static func requestThrottle(_ core: inout Core, now: Date) -> Int? {
         core.operations += 1
-        if core.faults.throttleNext > 0 {
-            core.faults.throttleNext -= 1
-            return core.faults.throttleRetryAfter
-        }
         if core.faults.throttleEvery > 0, core.operations % core.faults.throttleEvery == 0 { return core.faults.throttleRetryAfter }
         let rate = core.faults.rateLimitPerSecond
         guard rate > 0 else { return nil }
@@ -156,6 +152,13 @@ public final class DynamicsEmulator: Sendable {
             return nil
         }
         return max(1, Int(((1 - core.bucketTokens) / rate).rounded(.up)))
+    }
+
+    /// Whether the next OData operation (a `$batch` part counts) is throttled by ``Faults/throttleNext``.
+    static func throttleDecision(_ core: inout Core, now: Date) -> Int? {
+        guard core.faults.throttleNext > 0 else { return nil }
+        core.faults.throttleNext -= 1
+        return core.faults.throttleRetryAfter
     }
 
     let configuration: Configuration
@@ -318,6 +321,10 @@ public final class DynamicsEmulator: Sendable {
             log(request, failure.status, tokenValid: true, contentIDs: [])
             return failure
         }
+        if let throttled = takeRequestThrottle() {
+            log(request, throttled.status, tokenValid: true, contentIDs: [])
+            return throttled.response
+        }
         if !isBatch, let throttled = takeThrottle() {
             log(request, throttled.status, tokenValid: true, contentIDs: [])
             return throttled.response
@@ -348,6 +355,18 @@ public final class DynamicsEmulator: Sendable {
     }
 
     struct Throttle { var status: Int; var response: DynamicsHTTPResponse; var error: ODataError }
+
+    func takeRequestThrottle() -> Throttle? {
+        let now = clock.now()
+        guard let after = core.withLock({ core in Self.requestThrottle(&core, now: now) }) else { return nil }
+        return Self.throttle(after)
+    }
+
+    static func throttle(_ after: Int) -> Throttle {
+        let text = "This request could not be processed at this time due to system experiencing high resource utilization. Retry the request after \(after) seconds"
+        let error = ODataError(status: 429, message: text, inner: nil, innerType: "", headers: [("Retry-After", String(after))])
+        return Throttle(status: 429, response: .odata(error), error: error)
+    }
 
     /// Consumes one throttled operation, if the switch is on.
     func takeThrottle() -> Throttle? {

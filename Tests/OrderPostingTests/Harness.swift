@@ -3,6 +3,7 @@ import ConnectorConnections
 import ConnectorCore
 import ConnectorFlows
 import ConnectorRemotes
+import ConnectorRuntime
 import ConnectorSandbox
 import ConnectorStore
 import ConnectorTestSupport
@@ -12,12 +13,15 @@ import Foundation
 import Logging
 import WooCommerceEmulator
 
-/// Both sandboxes on loopback port 0, a store, a connection for them and the order poster —
-/// the whole order flow over real HTTP, with a manual clock and recorded waits.
+/// Both sandboxes on loopback port 0, a live webhook-receiver, a store, a connection for them
+/// and the order poster — the whole order flow over real HTTP, with a manual clock for the
+/// connector and recorded waits (the sandboxes keep real time: tokens, OAuth timestamps).
 struct PostingHarness: Sendable {
     let store: any KeyValueStore
+    let key: MasterKey
     let woo: WooCommerceEmulator
     let dynamics: DynamicsEmulator
+    let dynamicsURL: URL
     let shop: SandboxShop
     let connection: Connection
     let poster: OrderPoster
@@ -28,37 +32,87 @@ struct PostingHarness: Sendable {
 
     static let connectionID = "acme"
 
-    static func run(store: (any KeyValueStore)? = nil, supplySalesOrderNumber: Bool = true, dynamicsConfiguration: DynamicsEmulator.Configuration = .standard,
-                    _ body: @Sendable (PostingHarness) async throws -> Void) async throws {
+    struct Options: Sendable {
+        var supplySalesOrderNumber = true
+        var prefix = "WC"
+        var connectionID = PostingHarness.connectionID
+        var items: [String: String] = [:]
+        var dynamics = DynamicsEmulator.Configuration.standard
+    }
+
+    static func run(store: (any KeyValueStore)? = nil, supplySalesOrderNumber: Bool = true, _ body: @Sendable (PostingHarness) async throws -> Void) async throws {
+        var options = Options()
+        options.supplySalesOrderNumber = supplySalesOrderNumber
+        try await run(store: store, options: options, body)
+    }
+
+    static func run(store: (any KeyValueStore)? = nil, options: Options, dynamics shared: DynamicsEmulator? = nil, foURL sharedURL: URL? = nil,
+                    key sharedKey: MasterKey? = nil, _ body: @Sendable (PostingHarness) async throws -> Void) async throws {
         let store = store ?? MemoryStore()
         let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
-        // The sandboxes keep real time (token expiry, OAuth timestamps); the connector's waits are recorded.
         let clock = ManualWallClock(Date())
         let sleeper = RecordingSleeper(advancing: clock)
         let woo = Sandbox.wooCommerce(logger: logger)
-        let dynamics = try Sandbox.dynamics(configuration: dynamicsConfiguration, logger: logger)
-        let key = MasterKey.generate()
+        let key = sharedKey ?? MasterKey.generate()
+        let receiverHandler = WebhookReceiverFunction(store: store, masterKey: key, settings: IntakeSettings())
+        var settings = try RuntimeSettings(environment: ["PORT": "0", "MLC_HOST": "127.0.0.1"])
+        settings.port = 0
+        let receiver = HTTPMode(function: "webhook-receiver", handler: receiverHandler, settings: settings, logger: logger)
+
+        @Sendable func withDynamics(_ inner: @Sendable (DynamicsEmulator, URL) async throws -> Void) async throws {
+            if let shared, let sharedURL { return try await inner(shared, sharedURL) }
+            let dynamics = try Sandbox.dynamics(configuration: options.dynamics, logger: logger)
+            try await dynamics.withRunningServer { url in try await inner(dynamics, url) }
+        }
+
         try await woo.withRunningServer { wooURL in
-            try await dynamics.withRunningServer { foURL in
-                let json = Sandbox.connectionJSON(id: connectionID, wooURL: wooURL.absoluteString, woo: woo, dynamicsURL: foURL.absoluteString,
-                                                  dynamics: dynamicsConfiguration, webhookSecret: "s3cretForTests", deliveryURL: nil, supplySalesOrderNumber: supplySalesOrderNumber)
-                let connection = try ConnectionFile.parse(Data(json.utf8), source: "test")
-                try await ConnectionRepository(store: store).add(connection, key: key)
-                var retry = RetryPolicy()
-                retry.maxRetryAfter = 60
-                let remotes = LiveRemoteSystems(httpClient: .shared, store: store, clock: clock, sleeper: sleeper, retry: retry, logger: logger)
-                let connections = StoredConnections(repository: ConnectionRepository(store: store), key: key, clock: clock, freshness: 0)
-                var settings = OrderPoster.Settings()
-                settings.entityLeaseWait = 0.01
-                let poster = OrderPoster(store: store, connections: connections, remotes: remotes, clock: clock, sleeper: sleeper, settings: settings)
-                try await body(PostingHarness(store: store, woo: woo, dynamics: dynamics, shop: SandboxShop(woo: woo), connection: connection,
-                                              poster: poster, remotes: remotes, sleeper: sleeper, clock: clock, logger: logger))
+            try await withDynamics { dynamics, foURL in
+                try await receiver.withRunningServer { port in
+                    let json = Sandbox.connectionJSON(id: options.connectionID, wooURL: wooURL.absoluteString, woo: woo, dynamicsURL: foURL.absoluteString,
+                                                      dynamics: options.dynamics, webhookSecret: "s3cretForTests",
+                                                      deliveryURL: "http://127.0.0.1:\(port)/webhooks/woocommerce/\(options.connectionID)",
+                                                      supplySalesOrderNumber: options.supplySalesOrderNumber, prefix: options.prefix, items: options.items)
+                    let connection = try ConnectionFile.parse(Data(json.utf8), source: "test")
+                    try await ConnectionRepository(store: store).add(connection, key: key)
+                    var retry = RetryPolicy()
+                    retry.maxRetryAfter = 60
+                    let remotes = LiveRemoteSystems(httpClient: .shared, store: store, clock: clock, sleeper: sleeper, retry: retry, signingClock: SystemWallClock(), logger: logger)
+                    let connections = StoredConnections(repository: ConnectionRepository(store: store), key: key, clock: clock, freshness: 0)
+                    var posterSettings = OrderPoster.Settings()
+                    posterSettings.entityLeaseWait = 0.01
+                    posterSettings.entityLeaseAttempts = 2000
+                    let poster = OrderPoster(store: store, connections: connections, remotes: remotes, clock: clock, sleeper: sleeper, settings: posterSettings)
+                    try await body(PostingHarness(store: store, key: key, woo: woo, dynamics: dynamics, dynamicsURL: foURL, shop: SandboxShop(woo: woo), connection: connection,
+                                                  poster: poster, remotes: remotes, sleeper: sleeper, clock: clock, logger: logger))
+                }
             }
         }
     }
 
     func post(_ orderID: Int) async -> PostResult {
-        await poster.post(connectionID: Self.connectionID, orderID: orderID, logger: logger)
+        await poster.post(connectionID: connection.id, orderID: orderID, logger: logger)
+    }
+
+    /// Drains until nothing is pending (bounded), as the scheduler's later drains would — their
+    /// retry delays not waited (the connector's clock also signs OAuth requests, so it must not
+    /// jump hours ahead of the store's).
+    @discardableResult
+    func drainUntilDone(concurrency: Int = 4, rounds: Int = 20) async -> Int {
+        let function = OrderPosterFunction(poster: poster, store: store, concurrency: concurrency)
+        let context = InvocationContext(function: "order-poster", invocationID: "test", logger: logger)
+        for round in 1...rounds {
+            let outcome = await function.drain(connection: connection.id, context: context, honourRetryDelays: round == 1)
+            if outcome.kind == .done { return round }
+        }
+        return rounds
+    }
+
+    /// Creates the webhooks the connector manages (order.created, order.updated) pointing at the receiver.
+    func createWebhooks() async throws {
+        let client = try remotes.woocommerce(connection)
+        for topic in ["order.created", "order.updated"] {
+            _ = try await client.createWebhook(name: "ml-connector \(topic)", topic: topic, deliveryURL: connection.woocommerce.deliveryURL!, secret: "s3cretForTests")
+        }
     }
 
     /// F&O rows of `set` whose `field` equals `value`.
