@@ -185,6 +185,7 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .testTarget(name: "CLITests", dependencies: ["ConnectorTestSupport", "ConnectorCore"]),
         .testTarget(name: "ConnectorMappingTests", dependencies: [
             "ConnectorMapping", "ConnectorConnections", "ConnectorSamples", "DynamicsClient", "WooCommerceClient",
         ]),

@@ -25,7 +25,10 @@ public struct SealedTokenCache: TokenCache {
     }
 
     static func storeKey(_ credentials: DynamicsCredentials) -> String {
-        let identity = "\(credentials.authorityHost)|\(credentials.tenantId)|\(credentials.clientId)|\(credentials.audience)"
+        // The secret's digest is part of the identity: a new (or wrong) secret never reuses a
+        // token the old one obtained, so `set-secret` and `ping` see Entra's verdict at once.
+        let secret = Digests.sha256Hex(Array(credentials.clientSecret.utf8))
+        let identity = "\(credentials.authorityHost)|\(credentials.tenantId)|\(credentials.clientId)|\(credentials.audience)|\(secret)"
         return Keyspace.token(identityDigest: String(Digests.sha256Hex(Array(identity.utf8)).prefix(32)))
     }
 

@@ -33,12 +33,12 @@ struct SandboxCommand: AsyncParsableCommand {
             let secret = (0..<24).map { _ in String("abcdefghijklmnopqrstuvwxyz0123456789".randomElement()!) }.joined()
             let delivery = deliveryURL ?? "http://127.0.0.1:8080/webhooks/woocommerce/\(connectionID)"
             let standard = DynamicsEmulator.Configuration.standard
-            print("WooCommerce sandbox: \(wooURL.absoluteString)  (REST under /wp-json/wc/v3, plain HTTP: OAuth 1.0a)")
-            print("  consumer key    \(woo.credentials.consumerKey)")
-            print("  consumer secret \(woo.credentials.consumerSecret)")
-            print("F&O + Entra ID sandbox: \(foURL.absoluteString)  (OData under /data, token at /{tenant}/oauth2/v2.0/token)")
-            print("  environmentURL = authorityHost = \(foURL.absoluteString)")
-            print("  tenant \(standard.tenantId), client \(standard.clientId), secret \(standard.clientSecret), legal entity usmf")
+            say("WooCommerce sandbox: \(wooURL.absoluteString)  (REST under /wp-json/wc/v3, plain HTTP: OAuth 1.0a)")
+            say("  consumer key    \(woo.credentials.consumerKey)")
+            say("  consumer secret \(woo.credentials.consumerSecret)")
+            say("F&O + Entra ID sandbox: \(foURL.absoluteString)  (OData under /data, token at /{tenant}/oauth2/v2.0/token)")
+            say("  environmentURL = authorityHost = \(foURL.absoluteString)")
+            say("  tenant \(standard.tenantId), client \(standard.clientId), secret \(standard.clientSecret), legal entity usmf")
             if let connectionFile {
                 let json = Sandbox.connectionJSON(id: connectionID, wooURL: wooURL.absoluteString, woo: woo, dynamicsURL: foURL.absoluteString,
                                                   webhookSecret: secret, deliveryURL: delivery)
@@ -47,17 +47,23 @@ struct SandboxCommand: AsyncParsableCommand {
                 } catch {
                     Self.exitCleanly(CLIError(message: "cannot write \(connectionFile): \(error.localizedDescription)"))
                 }
-                print("")
-                print("Connection file written: \(connectionFile) (id \(connectionID), sandbox: true). Point the connector at it:")
-                print("  mlc connection add --file \(connectionFile)")
-                print("  mlc connection ping \(connectionID)")
+                say("")
+                say("Connection file written: \(connectionFile) (id \(connectionID), sandbox: true). Point the connector at it:")
+                say("  mlc connection add --file \(connectionFile)")
+                say("  mlc connection ping \(connectionID)")
             } else {
-                print("")
-                print("To get a ready connection file, run again with --write-connection FILE.")
+                say("")
+                say("To get a ready connection file, run again with --write-connection FILE.")
             }
-            print("")
-            print("Serving until Ctrl-C. The data lives in memory and is gone when this stops.")
+            say("")
+            say("Serving until Ctrl-C. The data lives in memory and is gone when this stops.")
             try await group.waitForAll()
         }
     }
+}
+
+/// A line on standard output, written at once (print buffers when stdout is a pipe, and the
+/// sandbox keeps running, so its instructions would never appear).
+private func say(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
 }
