@@ -10,6 +10,8 @@ public struct OrderPosterFunction: FunctionHandler {
     public static let ordersDrain = "com.mlconnector.orders.drain"
 
     public let poster: OrderPoster
+    /// `customer.updated` work handed on by the receiver; taken by the drain.
+    let customers: CustomerSync?
     let store: any KeyValueStore
     /// Orders one drain works before handing the rest to the next drain.
     let drainLimit: Int
@@ -17,8 +19,9 @@ public struct OrderPosterFunction: FunctionHandler {
     /// F&O's single-writer entities are serialised by their own leases.
     let concurrency: Int
 
-    public init(poster: OrderPoster, store: any KeyValueStore, drainLimit: Int = 500, concurrency: Int = 4) {
+    public init(poster: OrderPoster, store: any KeyValueStore, customers: CustomerSync? = nil, drainLimit: Int = 500, concurrency: Int = 4) {
         self.poster = poster
+        self.customers = customers
         self.store = store
         self.drainLimit = drainLimit
         self.concurrency = max(1, concurrency)
@@ -95,8 +98,19 @@ public struct OrderPosterFunction: FunctionHandler {
                 addNext()
             }
         }
+        // Customer changes after the orders (an order may create the customer first).
+        if let customers {
+            for id in connections {
+                let prefix = Keyspace.pending(id, kind: "customer")
+                for item in (try? await store.listAll(prefix: prefix)) ?? [] {
+                    guard let customerID = Int(item.key.dropFirst(prefix.count)) else { continue }
+                    let result = await customers.sync(connectionID: id, customerID: customerID, logger: logger)
+                    counts["customer." + OrderPoster.label(result), default: 0] += 1
+                }
+            }
+        }
         let summary = counts.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }.joined(separator: ",")
-        if counts["retry", default: 0] > 0 || work.count > drainLimit || deferred > 0 {
+        if counts["retry", default: 0] > 0 || counts["customer.retry", default: 0] > 0 || work.count > drainLimit || deferred > 0 {
             return .retry("\(counts["retry", default: 0] + deferred + max(0, work.count - drainLimit)) order(s) stay pending (\(deferred) waiting out a retry delay)", status: 503)
         }
         return .done(200, json: "{\"status\":\"drained\",\(summary.isEmpty ? "\"orders\":0" : summary)}", reason: "drained")

@@ -98,7 +98,9 @@ struct PostingHarness: Sendable {
     /// jump hours ahead of the store's).
     @discardableResult
     func drainUntilDone(concurrency: Int = 4, rounds: Int = 20) async -> Int {
-        let function = OrderPosterFunction(poster: poster, store: store, concurrency: concurrency)
+        let customers = CustomerSync(store: store, connections: StoredConnections(repository: ConnectionRepository(store: store), key: key, clock: clock, freshness: 0),
+                                     remotes: remotes, clock: clock, retention: .seconds(86_400))
+        let function = OrderPosterFunction(poster: poster, store: store, customers: customers, concurrency: concurrency)
         let context = InvocationContext(function: "order-poster", invocationID: "test", logger: logger)
         for round in 1...rounds {
             let outcome = await function.drain(connection: connection.id, context: context, honourRetryDelays: round == 1)
@@ -110,7 +112,7 @@ struct PostingHarness: Sendable {
     /// Creates the webhooks the connector manages (order.created, order.updated) pointing at the receiver.
     func createWebhooks() async throws {
         let client = try remotes.woocommerce(connection)
-        for topic in ["order.created", "order.updated"] {
+        for topic in ["order.created", "order.updated", "customer.updated"] {
             _ = try await client.createWebhook(name: "ml-connector \(topic)", topic: topic, deliveryURL: connection.woocommerce.deliveryURL!, secret: "s3cretForTests")
         }
     }

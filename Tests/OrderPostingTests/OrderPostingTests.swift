@@ -186,3 +186,38 @@ import Testing
         try await store.close()
     }
 }
+
+/// `customer.updated` (SPEC §7): the F&O customer follows name, address and email changes.
+@Suite struct CustomerSyncTests {
+    @Test func aChangedCustomerIsUpdatedInF_OAndANewOneWaitsForItsFirstOrder() async throws {
+        try await PostingHarness.run { h in
+            try await h.createWebhooks()
+            let billing = #""billing":{"first_name":"Grace","last_name":"Hopper","address_1":"1 Navy Way","city":"Arlington","state":"VA","postcode":"22202","country":"US","email":"grace@example.com"}"#
+            let grace = try #require(try await h.shop.send("/customers", #"{"email":"grace@example.com","first_name":"Grace","last_name":"Hopper",\#(billing)}"#)["id"]?.intValue)
+            let lurker = try #require(try await h.shop.send("/customers", #"{"email":"lurker@example.com","first_name":"Lou","last_name":"Ker"}"#)["id"]?.intValue)
+            let mug = try await h.shop.simpleProduct(sku: "MUG-01", name: "Coffee mug", price: "12.50")
+            _ = try await h.shop.order(#"{"customer_id":\#(grace),"payment_method":"stripe","set_paid":true,\#(billing),"line_items":[{"product_id":\#(mug),"quantity":1}]}"#)
+            _ = await h.woo.runDeliveries()
+            await h.drainUntilDone()
+            let account = "WC" + String(repeating: "0", count: 8 - String(grace).count) + String(grace)
+            let before = try #require(h.rows("CustomersV3", "CustomerAccount", account).first)
+            #expect(before["PersonLastName"]?.stringValue == "Hopper")
+
+            try await h.shop.send("/customers/\(grace)", #"{"last_name":"Hopper-Murray","billing":{"last_name":"Hopper-Murray","city":"Washington","state":"DC","postcode":"20001","email":"grace.hopper@example.com"}}"#, method: "PUT")
+            try await h.shop.send("/customers/\(lurker)", #"{"last_name":"Kerr"}"#, method: "PUT")
+            _ = await h.woo.runDeliveries()
+            #expect(try await h.store.get(Keyspace.pending(h.connection.id, kind: "customer", resourceID: String(grace))) != nil)
+            await h.drainUntilDone()
+            let after = try #require(h.rows("CustomersV3", "CustomerAccount", account).first)
+            #expect(after["PersonLastName"]?.stringValue == "Hopper-Murray")
+            #expect(after["AddressCity"]?.stringValue == "Washington")
+            #expect(after["PrimaryContactEmail"]?.stringValue == "grace.hopper@example.com")
+            #expect(after["CustomerGroupId"]?.stringValue == "WEB")
+            // A customer who never ordered is not created by a profile change.
+            #expect(h.rows("CustomersV3", "CustomerAccount", "WC" + String(repeating: "0", count: 8 - String(lurker).count) + String(lurker)).isEmpty)
+            let record = try await AuditRecords(store: h.store, clock: h.clock, retention: .seconds(60)).load(connection: h.connection.id, kind: "customer", id: String(lurker))
+            #expect(record?.state == .skipped)
+            #expect(try await h.store.listAll(prefix: Keyspace.pending(h.connection.id, kind: "customer")).isEmpty)
+        }
+    }
+}

@@ -1,0 +1,102 @@
+import ConnectorConnections
+import ConnectorCore
+import ConnectorMapping
+import ConnectorStore
+import DynamicsClient
+import Foundation
+import Logging
+import WooCommerceClient
+
+/// `customer.updated` deliveries (SPEC §7): the F&O customer of a registered WooCommerce
+/// customer takes the new name, address and email. A customer F&O does not have yet is left
+/// alone — it is created with all of this on the customer's first paid order.
+public struct CustomerSync: Sendable {
+    let store: any KeyValueStore
+    let connections: any ConnectionSource
+    let remotes: any RemoteSystems
+    let clock: any WallClock
+    let records: AuditRecords
+    let alerts: AlertCenter
+
+    public init(store: any KeyValueStore, connections: any ConnectionSource, remotes: any RemoteSystems, clock: any WallClock, retention: Duration) {
+        self.store = store
+        self.connections = connections
+        self.remotes = remotes
+        self.clock = clock
+        self.records = AuditRecords(store: store, clock: clock, retention: retention)
+        self.alerts = AlertCenter(store: store, clock: clock)
+    }
+
+    struct Current: Decodable {
+        var CustomerAccount: String
+        var PartyType: String
+    }
+
+    /// Applies WooCommerce customer `customerID` to F&O and clears its pending work when done.
+    public func sync(connectionID: String, customerID: Int, logger: Logger) async -> PostResult {
+        let timeline = Timeline(clock: clock)
+        var record = (try? await records.load(connection: connectionID, kind: "customer", id: String(customerID)))
+            ?? AuditRecord(connection: connectionID, kind: "customer", id: String(customerID), state: .pending, reason: nil, keys: [:], attempts: 0, updatedAt: clock.now(), timeline: [])
+        record.attempts += 1
+        let result: PostResult
+        do {
+            result = try await work(connectionID: connectionID, customerID: customerID, timeline: timeline)
+        } catch let error as ConnectorError {
+            timeline.add("error", "\(error)")
+            result = error.disposition == .transient ? .retryLater(error.description, after: error.retryAfter) : .parked(error.description)
+        } catch {
+            timeline.add("error", "\(error)")
+            result = .retryLater(String(describing: error), after: nil)
+        }
+        record.timeline += timeline.events
+        switch result {
+        case .posted(let account): record.state = .posted; record.reason = nil; record.keys["customerAccount"] = account
+        case .skipped(let reason): record.state = .skipped; record.reason = reason
+        case .parked(let reason):
+            record.state = .parked; record.reason = reason
+            let window = (try? await connections.connection(connectionID))?.alerts.windowMinutes ?? 60
+            await alerts.raise(connection: connectionID, reason: "record-parked", detail: "customer \(customerID): \(reason)", window: .seconds(window * 60), logger: logger)
+        case .retryLater(let reason, _): record.state = .failed; record.reason = reason
+        }
+        try? await records.save(record)
+        if case .retryLater = result { return result }
+        _ = try? await store.delete(Keyspace.pending(connectionID, kind: "customer", resourceID: String(customerID)))
+        return result
+    }
+
+    private func work(connectionID: String, customerID: Int, timeline: Timeline) async throws -> PostResult {
+        guard let connection = try await connections.connection(connectionID) else { return .parked("no connection \(connectionID)") }
+        if try await ConnectionControl(store: store).isPaused(connectionID) { return .retryLater("connection \(connectionID) is paused", after: nil) }
+        let woo = try remotes.woocommerce(connection)
+        let fo = try remotes.dynamics(connection).observing { call in
+            timeline.add("call", "F&O", call: "\(call.method) \(call.path) → \(call.status) in \(call.milliseconds) ms")
+        }
+        let customer: WooCustomer
+        do { customer = try await woo.customer(customerID) } catch let error as ConnectorError where error == .notFound {
+            return .skipped("customer \(customerID) no longer exists in WooCommerce")
+        }
+        let mapper = OrderMapper(connection: connection)
+        let account = mapper.customerAccount(customerID: customerID)
+        let key = ODataKey(FOEntity.customers, ["dataAreaId": .string(fo.legalEntity), "CustomerAccount": .string(account)])
+        guard let current = try await fo.read(key, select: ["CustomerAccount", "PartyType"], as: Current.self) else {
+            return .skipped("customer \(account) is not in F&O yet; it is created with the customer's first paid order")
+        }
+        var billing = customer.billing
+        if billing.email.isEmpty { billing.email = customer.email }
+        if billing.firstName.isEmpty && billing.lastName.isEmpty { billing.firstName = customer.firstName; billing.lastName = customer.lastName }
+        var changes = mapper.customerRecord(account: account, currency: nil, billing: billing)
+        // The key, the group and the party type are not the shop's to change.
+        for field in ["dataAreaId", "CustomerAccount", "CustomerGroupId", "PartyType"] { changes[field] = nil }
+        if current.PartyType == "Organization" {
+            changes["PersonFirstName"] = nil
+            changes["PersonLastName"] = nil
+            let name = [billing.firstName, billing.lastName].filter { !$0.isEmpty }.joined(separator: " ")
+            changes["OrganizationName"] = .string(billing.company.isEmpty ? (name.isEmpty ? account : name) : billing.company)
+        } else {
+            changes["OrganizationName"] = nil
+        }
+        try await fo.update(key, changes)
+        timeline.add("customer", "updated \(account): \(changes.names.joined(separator: ", "))")
+        return .posted(salesOrderNumber: account)
+    }
+}
