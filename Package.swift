@@ -111,8 +111,9 @@ let package = Package(
         ]),
         // `mlc demo`: the main job end to end on the embedded default.
         .target(name: "ConnectorDemo", dependencies: [
-            "ConnectorRuntime", "ConnectorFlows", "ConnectorConnections", "ConnectorStore", "ConnectorSamples", "WooCommerceAPI",
+            "ConnectorRuntime", "ConnectorFlows", "ConnectorConnections", "ConnectorStore", "ConnectorCore",
             "ConnectorRemotes", "WooCommerceClient", "WooCommerceEmulator", "DynamicsEmulator", "DynamicsClient", "ConnectorSandbox",
+            .product(name: "Logging", package: "swift-log"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
         .executableTarget(name: "mlc", dependencies: [

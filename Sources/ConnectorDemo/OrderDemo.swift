@@ -210,3 +210,8 @@ struct DemoExpectation {
     var payment: Bool
     var refunds: Int
 }
+
+/// Drops log lines (the demo prints its own story).
+struct DiscardingSink: LogSink {
+    func write(line: String) {}
+}

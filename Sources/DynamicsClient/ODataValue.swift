@@ -1,3 +1,4 @@
+import ConnectorCore
 import Foundation
 
 /// A value the connector writes to F&O, or compares against in a `$filter`.
@@ -95,26 +96,7 @@ public struct ODataRecord: Sendable, Equatable {
 
 /// JSON text helpers for what F&O accepts.
 enum ODataJSON {
-    static func quoted(_ text: String) -> String {
-        var out = "\""
-        out.reserveCapacity(text.utf8.count + 2)
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    out += "\\u00" + String(scalar.value, radix: 16).leftPad(2)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
+    static func quoted(_ text: String) -> String { JSONText.quoted(text) }
 
     /// A decimal's digits as JSON: `12.5`, `-0.35`, `40`. `Decimal.description` is locale-free
     /// and exact, which is why this never goes through `Double`.
