@@ -36,27 +36,19 @@ public struct CustomerSync: Sendable {
     public func sync(connectionID: String, customerID: Int, logger: Logger) async -> PostResult {
         let timeline = Timeline(clock: clock)
         var record = (try? await records.load(connection: connectionID, kind: "customer", id: String(customerID)))
-            ?? AuditRecord(connection: connectionID, kind: "customer", id: String(customerID), state: .pending, reason: nil, keys: [:], attempts: 0, updatedAt: clock.now(), timeline: [])
+            ?? .first(connection: connectionID, kind: "customer", id: String(customerID), at: clock.now())
         record.attempts += 1
         let result: PostResult
         do {
             result = try await work(connectionID: connectionID, customerID: customerID, timeline: timeline)
-        } catch let error as ConnectorError {
-            timeline.add("error", "\(error)")
-            result = error.disposition == .transient ? .retryLater(error.description, after: error.retryAfter) : .parked(error.description)
         } catch {
             timeline.add("error", "\(error)")
-            result = .retryLater(String(describing: error), after: nil)
+            result = .failure(error)
         }
-        record.timeline += timeline.events
-        switch result {
-        case .posted(let account): record.state = .posted; record.reason = nil; record.keys["customerAccount"] = account
-        case .skipped(let reason): record.state = .skipped; record.reason = reason
-        case .parked(let reason):
-            record.state = .parked; record.reason = reason
+        record.apply(result, events: timeline.events, key: "customerAccount")
+        if case .parked(let reason) = result {
             let window = (try? await connections.connection(connectionID))?.alerts.windowMinutes ?? 60
             await alerts.raise(connection: connectionID, reason: "record-parked", detail: "customer \(customerID): \(reason)", window: .seconds(window * 60), logger: logger)
-        case .retryLater(let reason, _): record.state = .failed; record.reason = reason
         }
         try? await records.save(record)
         if case .retryLater = result { return result }

@@ -92,34 +92,26 @@ public struct OrderPoster: Sendable {
 
         let timeline = Timeline(clock: clock)
         var record = (try? await records.load(connection: connectionID, kind: "order", id: String(orderID)))
-            ?? AuditRecord(connection: connectionID, kind: "order", id: String(orderID), state: .pending, reason: nil, keys: [:], attempts: 0, updatedAt: clock.now(), timeline: [])
+            ?? .first(connection: connectionID, kind: "order", id: String(orderID), at: clock.now())
         record.attempts += 1
         let result: PostResult
+        var failure: (any Error)?
         do {
             result = try await work(connection: connection, orderID: orderID, timeline: timeline, logger: logger)
-        } catch let error as ConnectorError {
-            timeline.add("error", "\(error)")
-            result = error.disposition == .transient ? .retryLater(error.description, after: error.retryAfter) : .parked(error.description)
         } catch {
             timeline.add("error", "\(error)")
-            result = .retryLater(String(describing: error), after: nil)
+            failure = error
+            result = .failure(error)
         }
 
         // Record the outcome; then clear the pending work only if nothing is left to do.
-        record.timeline += timeline.events
-        switch result {
-        case .posted(let number):
-            record.state = .posted; record.reason = nil; record.keys["salesOrderNumber"] = number
-        case .skipped(let reason):
-            record.state = .skipped; record.reason = reason
-        case .parked(let reason):
-            record.state = .parked; record.reason = reason
-            await alerts.raise(connection: connectionID, reason: "record-parked", detail: "order \(orderID): \(reason)", window: .seconds(connection.alerts.windowMinutes * 60), logger: logger)
-        case .retryLater(let reason, _):
-            record.state = .failed; record.reason = reason
-            if reason.contains("credentials") || reason.contains("refused client") || reason.contains("refused a fresh token") {
-                await alerts.raise(connection: connectionID, reason: "credentials-rejected", detail: reason, window: .seconds(connection.alerts.windowMinutes * 60), logger: logger)
-            }
+        record.apply(result, events: timeline.events, key: "salesOrderNumber")
+        let window = Duration.seconds(connection.alerts.windowMinutes * 60)
+        if case .parked(let reason) = result {
+            await alerts.raise(connection: connectionID, reason: "record-parked", detail: "order \(orderID): \(reason)", window: window, logger: logger)
+        }
+        if let failure, PostResult.isCredentialFailure(failure) {
+            await alerts.raise(connection: connectionID, reason: "credentials-rejected", detail: "\(failure)", window: window, logger: logger)
         }
         if let link = try? await store.getJSON(OrderLink.self, Keyspace.orderLink(connectionID, orderID: orderID))?.value {
             record.keys["salesOrderNumber"] = link.salesOrderNumber ?? record.keys["salesOrderNumber"]

@@ -76,3 +76,35 @@ public struct AuditRecords: Sendable {
             .sorted { $0.updatedAt > $1.updatedAt }
     }
 }
+
+extension PostResult {
+    /// How a failed attempt ends: transient errors stay pending; rejected credentials stay
+    /// pending too (every record would fail alike until a person fixes the secret — parking
+    /// them all would bury the one alert that matters); anything else permanent parks.
+    static func failure(_ error: any Error) -> PostResult {
+        guard let error = error as? ConnectorError else { return .retryLater(String(describing: error), after: nil) }
+        if error == .credentialsRejected { return .retryLater(error.description, after: 300) }
+        return error.disposition == .transient ? .retryLater(error.description, after: error.retryAfter) : .parked(error.description)
+    }
+
+    /// True for a failure caused by rejected credentials (alerted as such).
+    static func isCredentialFailure(_ error: any Error) -> Bool { (error as? ConnectorError) == .credentialsRejected }
+}
+
+extension AuditRecord {
+    /// The record after an attempt ended with `result`; `key` names what `.posted` carries.
+    mutating func apply(_ result: PostResult, events: [Event], key: String) {
+        timeline += events
+        switch result {
+        case .posted(let value): state = .posted; reason = nil; keys[key] = value
+        case .skipped(let text): state = .skipped; reason = text
+        case .parked(let text): state = .parked; reason = text
+        case .retryLater(let text, _): state = .failed; reason = text
+        }
+    }
+
+    /// A new record for a first attempt.
+    static func first(connection: String, kind: String, id: String, at: Date) -> AuditRecord {
+        AuditRecord(connection: connection, kind: kind, id: id, state: .pending, reason: nil, keys: [:], attempts: 0, updatedAt: at, timeline: [])
+    }
+}

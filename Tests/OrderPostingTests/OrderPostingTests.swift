@@ -1,3 +1,4 @@
+import ConnectorConnections
 import ConnectorCore
 import ConnectorFlows
 import ConnectorStore
@@ -170,6 +171,25 @@ import Testing
             #expect(await h.post(second) == .posted(salesOrderNumber: "WC\(second)"))
             let other = h.rows("CustomerPaymentJournalLines", "PaymentReference", "WC\(second)P").first?["JournalBatchNumber"]?.stringValue
             #expect(other != nil && other != journal)
+        }
+    }
+
+    /// A wrong client secret fails every order alike: they stay pending behind one alert
+    /// instead of each being parked, and post once the secret is fixed.
+    @Test func rejectedCredentialsKeepOrdersPendingBehindOneAlert() async throws {
+        try await PostingHarness.run { h in
+            let id = try await h.paidOrder()
+            var broken = h.connection
+            broken.dynamics.clientSecret = SecretValue("not-the-secret")
+            try await ConnectionRepository(store: h.store).update(broken, key: h.key)
+            guard case .retryLater(let reason, _) = await h.post(id) else { Issue.record("expected retry"); return }
+            #expect(reason.contains("AADSTS7000215"))
+            let alerts = try await AlertCenter(store: h.store, clock: h.clock).list(connection: "acme")
+            #expect(alerts.contains { $0.reason == "credentials-rejected" })
+            #expect(!alerts.contains { $0.reason == "record-parked" })
+            #expect(try await h.store.get(Keyspace.pending("acme", kind: "order", resourceID: String(id))) != nil)
+            try await ConnectionRepository(store: h.store).update(h.connection, key: h.key)
+            #expect(await h.post(id) == .posted(salesOrderNumber: "WC\(id)"))
         }
     }
 
