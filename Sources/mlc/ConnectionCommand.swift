@@ -1,9 +1,12 @@
 import ArgumentParser
+import AsyncHTTPClient
 import ConnectorConnections
 import ConnectorCore
 import ConnectorFlows
 import ConnectorStore
+import DynamicsClient
 import Foundation
+import Logging
 
 struct ConnectionCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -78,17 +81,19 @@ struct ConnectionCommand: AsyncParsableCommand {
     }
 
     struct Ping: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Prove the WooCommerce and F&O URLs and credentials with one authenticated read each (exit 1 if either fails).")
+        static let configuration = CommandConfiguration(
+            abstract: "Prove the connection step by step: F&O token, an F&O read in the legal entity, a WooCommerce product read, the webhook list (exit 1 if any step fails).",
+            discussion: "One line per step: STEP: ok|WARNING|FAILED|SKIPPED (ms) — what was seen — the fix. Warnings do not fail the ping.")
         @Argument(help: "Connection id.") var name: String
         @OptionGroup var store: StoreOptions
 
         func run() async throws {
             do {
                 let results = try await Services.with(store) { services in
-                    await ConnectionCheck(remotes: services.remotes).ping(try await services.connection(name))
+                    await ConnectionCheck(remotes: services.remotes, probe: LiveConnectionProbe()).ping(try await services.connection(name))
                 }
-                for result in results { print("\(result.system): \(result.ok ? "ok" : "FAILED") — \(result.detail)") }
-                if results.contains(where: { !$0.ok }) { Foundation.exit(1) }
+                for result in results { print(result.line) }
+                if !ConnectionCheck.passed(results) { Foundation.exit(1) }
             } catch { Self.exitCleanly(CLIError(error)) }
         }
     }
@@ -156,7 +161,46 @@ struct ConnectionCommand: AsyncParsableCommand {
                 let key = try masterKey()
                 try await withStore(store) { try await ConnectionRepository(store: $0).setSecret(name, field: field, value: SecretValue(value), key: key) }
                 print("\(field) of connection '\(name)' replaced")
+                guard field == "woocommerce.webhookSecret" else { return }
+                // The store's webhooks must sign with the new secret too, or every delivery fails verification.
+                do {
+                    let outcome = try await Services.with(store) { services in
+                        let connection = try await services.connection(name)
+                        return try await WebhookSecrets.propagate(connection, using: try services.remotes.woocommerce(connection))
+                    }
+                    print("the new secret was set on \(outcome.updated.count) of the store's \(outcome.total) webhooks (those delivering to the connection's deliveryURL)\(outcome.updated.isEmpty ? "" : ": #" + outcome.updated.map(String.init).joined(separator: ", #"))")
+                } catch {
+                    let cause = CLIError(error)
+                    FileHandle.standardError.write(Data("""
+                        error: the secret is stored, but the store's webhooks could not be updated: \(cause)
+                        Deliveries signed with the old secret will be refused until they are. Re-running set-secret with the same value is safe.
+
+                        """.utf8))
+                    Foundation.exit(1)
+                }
             } catch { Self.exitCleanly(CLIError(error)) }
         }
+    }
+}
+
+/// `mlc connection ping`'s own F&O calls over the shared HTTP client: a token straight from
+/// Entra ID (no token cache, so the stored secret is really proven) and one plain GET.
+struct LiveConnectionProbe: ConnectionProbe {
+    func freshToken(_ credentials: DynamicsCredentials) async throws -> AccessToken {
+        let logger = Logger(label: "mlc.ping") { label in JSONLogHandler(label: label, sink: FileDescriptorLogSink.standardError, level: cliLogLevel()) }
+        return try await TokenProvider(credentials: credentials, httpClient: .shared, clock: SystemWallClock(), cache: nil, logger: logger).token()
+    }
+
+    func get(_ url: String, bearer: String) async throws -> (status: Int, body: Data) {
+        var request = HTTPClientRequest(url: url)
+        request.headers.add(name: "Authorization", value: "Bearer \(bearer)")
+        request.headers.add(name: "Accept", value: "application/json")
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        var body = Data()
+        for try await chunk in response.body {
+            body.append(contentsOf: chunk.readableBytesView)
+            if body.count > 1 << 20 { break }
+        }
+        return (Int(response.status.code), body)
     }
 }
