@@ -193,6 +193,43 @@ import Testing
         }
     }
 
+    /// A transient failure leaves the order pending with a growing delay; drains leave it alone
+    /// until then, and take it after.
+    @Test func transientFailuresWaitOutGrowingDelays() async throws {
+        try await PostingHarness.run { h in
+            let id = try await h.paidOrder()
+            try await h.store.set(Keyspace.pending("acme", kind: "order", resourceID: String(id)),
+                                  PendingWork(connection: "acme", kind: "order", resourceID: String(id), firstSeenAt: h.clock.now(), origin: "test").encoded())
+            var faults = DynamicsEmulator.Faults()
+            faults.failNext = 1_000
+            faults.failStatus = 503
+            h.dynamics.setFaults(faults)
+            let function = OrderPosterFunction(poster: h.poster, store: h.store)
+            let context = InvocationContext(function: "order-poster", invocationID: "t", logger: h.logger)
+            #expect(await function.drain(connection: "acme", context: context).kind == .retry)
+            let key = Keyspace.pending("acme", kind: "order", resourceID: String(id))
+            let first = try #require(try await h.store.getJSON(PendingWork.self, key)?.value)
+            #expect(first.attempts == 1)
+            #expect(abs((first.retryAt ?? .distantPast).timeIntervalSince(h.clock.now()) - 30) < 5)
+            let requests = h.dynamics.requestLog.count
+            // Before the delay: untouched.
+            #expect(await function.drain(connection: "acme", context: context).kind == .retry)
+            #expect(h.dynamics.requestLog.count == requests)
+            // After it: tried again, and the next delay is longer.
+            h.clock.advance(by: 31)
+            _ = await function.drain(connection: "acme", context: context)
+            let second = try #require(try await h.store.getJSON(PendingWork.self, key)?.value)
+            #expect(second.attempts == 2)
+            #expect((second.retryAt ?? .distantPast).timeIntervalSince(h.clock.now()) > 50)
+            // F&O back: the next due drain posts it and clears the work.
+            h.dynamics.setFaults(.init())
+            h.clock.advance(by: 3_600)
+            #expect(await function.drain(connection: "acme", context: context).kind == .done)
+            #expect(h.salesOrders(reference: "WC\(id)").count == 1)
+            #expect(try await h.store.get(key) == nil)
+        }
+    }
+
     @Test(arguments: StoreBackend.available)
     func everyStoreBackendCarriesTheFlow(_ backend: StoreBackend) async throws {
         let store = try await backend.make()
