@@ -194,7 +194,10 @@ let package = Package(
             "ConnectorStore", "ConnectorStoreSQLite", "ConnectorStorePostgres", "ConnectorTestSupport",
         ]),
         .testTarget(name: "ConnectorConnectionsTests", dependencies: [
-            "ConnectorConnections", "ConnectorTestSupport", "ConnectorStore", "ConnectorStoreSQLite",
+            "ConnectorConnections", "ConnectorTestSupport", "ConnectorStore", "ConnectorStoreSQLite", "ConnectorStorePostgres",
+            // The secret scan reads the store's raw tables.
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "ConnectorRuntimeTests", dependencies: [
             "ConnectorRuntime", "ConnectorTestSupport",

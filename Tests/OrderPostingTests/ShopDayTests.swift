@@ -4,6 +4,7 @@ import ConnectorFlows
 import ConnectorMapping
 import ConnectorSandbox
 import ConnectorStore
+import ConnectorTestSupport
 import DynamicsEmulator
 import Foundation
 import Testing
@@ -139,9 +140,10 @@ import WooCommerceEmulator
         return expected
     }
 
-    static let baseline: @Sendable () async throws -> [String] = {
+    /// The day played once without faults on `store` (a fresh memory store when nil): F&O's final state.
+    static func baseline(store: (any KeyValueStore)? = nil) async throws -> [String] {
         let box = StateBox()
-        try await PostingHarness.run { h in
+        try await PostingHarness.run(store: store) { h in
             let expected = try await play(h)
             try await check(h, expected)
             await box.set(state(h))
@@ -160,9 +162,12 @@ import WooCommerceEmulator
         #expect(missing.isEmpty && extra.isEmpty, "\(name): missing \(missing.sorted().prefix(3)), extra \(extra.sorted().prefix(3))")
     }
 
-    @Test func fiftyVariedOrdersLandExactlyOnce() async throws {
-        let state = try await Self.baseline()
+    @Test(arguments: StoreBackend.available)
+    func fiftyVariedOrdersLandExactlyOnce(_ backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        let state = try await Self.baseline(store: store)
         #expect(state.filter { $0.hasPrefix("order ") }.count == 45)
+        try await store.close()
     }
 
     @Test func theSameStateUnderFaults() async throws {
