@@ -240,7 +240,7 @@ public struct ConnectionCheck: Sendable {
                 return results
             }
             let detail = "\(webhooks.count) webhooks, \(summary.ours.count) to \(deliveryURL)" +
-                (summary.oursNotActive.isEmpty ? ", all of them active" : ", not active: " + summary.oursNotActive.map { "#\($0.id) \($0.topic) \($0.status)" }.joined(separator: ", "))
+                (summary.ours.isEmpty ? "" : summary.oursNotActive.isEmpty ? ", all of them active" : ", not active: " + summary.oursNotActive.map { "#\($0.id) \($0.topic) \($0.status)" }.joined(separator: ", "))
             if summary.ours.isEmpty {
                 results.append(Result(system: StepName.webhooks, status: .warning, milliseconds: ms, detail: detail,
                                       fix: "no webhook delivers to woocommerce.deliveryURL: backfill-poll creates the connector's webhooks on its next run (orders still arrive by its polling meanwhile); check deliveryURL if webhooks exist under another URL"))

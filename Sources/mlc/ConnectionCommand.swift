@@ -7,6 +7,7 @@ import ConnectorStore
 import DynamicsClient
 import Foundation
 import Logging
+import WooCommerceClient
 
 struct ConnectionCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -170,7 +171,7 @@ struct ConnectionCommand: AsyncParsableCommand {
                     }
                     print("the new secret was set on \(outcome.updated.count) of the store's \(outcome.total) webhooks (those delivering to the connection's deliveryURL)\(outcome.updated.isEmpty ? "" : ": #" + outcome.updated.map(String.init).joined(separator: ", #"))")
                 } catch {
-                    let cause = CLIError(error)
+                    let cause = CLIError((error as? WooCommerceError)?.connectorError ?? error)
                     FileHandle.standardError.write(Data("""
                         error: the secret is stored, but the store's webhooks could not be updated: \(cause)
                         Deliveries signed with the old secret will be refused until they are. Re-running set-secret with the same value is safe.
