@@ -186,6 +186,13 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // SPEC §12 end to end: the catalog push against both sandboxes over HTTP.
+        .testTarget(name: "CatalogTests", dependencies: [
+            "ConnectorFlows", "ConnectorRemotes", "ConnectorSandbox", "ConnectorMapping", "ConnectorStore", "ConnectorConnections", "ConnectorTestSupport",
+            "ConnectorCore", "DynamicsClient", "DynamicsEmulator", "WooCommerceEmulator", "WooCommerceClient",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "CLITests", dependencies: ["ConnectorTestSupport", "ConnectorCore"]),
         .testTarget(name: "ConnectorMappingTests", dependencies: [
             "ConnectorMapping", "ConnectorConnections", "ConnectorSamples", "DynamicsClient", "WooCommerceClient",
