@@ -167,11 +167,12 @@ struct ConnectionCommand: AsyncParsableCommand {
                 do {
                     let outcome = try await Services.with(store) { services in
                         let connection = try await services.connection(name)
-                        return try await WebhookSecrets.propagate(connection, using: try services.remotes.woocommerce(connection))
+                        do { return try await WebhookSecrets.propagate(connection, using: try services.remotes.woocommerce(connection)) }
+                        catch let error as WooCommerceError { throw error.connectorError }
                     }
                     print("the new secret was set on \(outcome.updated.count) of the store's \(outcome.total) webhooks (those delivering to the connection's deliveryURL)\(outcome.updated.isEmpty ? "" : ": #" + outcome.updated.map(String.init).joined(separator: ", #"))")
                 } catch {
-                    let cause = CLIError((error as? WooCommerceError)?.connectorError ?? error)
+                    let cause = CLIError(error)
                     FileHandle.standardError.write(Data("""
                         error: the secret is stored, but the store's webhooks could not be updated: \(cause)
                         Deliveries signed with the old secret will be refused until they are. Re-running set-secret with the same value is safe.
