@@ -92,6 +92,7 @@ let package = Package(
         .target(name: "ConnectorRemotes", dependencies: [
             "ConnectorCore", "ConnectorStore", "ConnectorConnections", "ConnectorFlows", "DynamicsClient", "WooCommerceClient",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Front doors: once and http (CloudEvents) adapters, mode selection, store from URL.

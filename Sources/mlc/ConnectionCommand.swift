@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import ConnectorConnections
 import ConnectorCore
 import ConnectorFlows
+import ConnectorRemotes
 import ConnectorStore
 import DynamicsClient
 import Foundation
@@ -91,7 +92,7 @@ struct ConnectionCommand: AsyncParsableCommand {
         func run() async throws {
             do {
                 let results = try await Services.with(store) { services in
-                    await ConnectionCheck(remotes: services.remotes, probe: LiveConnectionProbe()).ping(try await services.connection(name))
+                    await ConnectionCheck(remotes: services.remotes, probe: LiveConnectionProbe(logger: Logger(label: "mlc.ping") { label in JSONLogHandler(label: label, sink: FileDescriptorLogSink.standardError, level: cliLogLevel()) })).ping(try await services.connection(name))
                 }
                 for result in results { print(result.line) }
                 if !ConnectionCheck.passed(results) { Foundation.exit(1) }
@@ -187,22 +188,3 @@ struct ConnectionCommand: AsyncParsableCommand {
 
 /// `mlc connection ping`'s own F&O calls over the shared HTTP client: a token straight from
 /// Entra ID (no token cache, so the stored secret is really proven) and one plain GET.
-struct LiveConnectionProbe: ConnectionProbe {
-    func freshToken(_ credentials: DynamicsCredentials) async throws -> AccessToken {
-        let logger = Logger(label: "mlc.ping") { label in JSONLogHandler(label: label, sink: FileDescriptorLogSink.standardError, level: cliLogLevel()) }
-        return try await TokenProvider(credentials: credentials, httpClient: .shared, clock: SystemWallClock(), cache: nil, logger: logger).token()
-    }
-
-    func get(_ url: String, bearer: String) async throws -> (status: Int, body: Data) {
-        var request = HTTPClientRequest(url: url)
-        request.headers.add(name: "Authorization", value: "Bearer \(bearer)")
-        request.headers.add(name: "Accept", value: "application/json")
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
-        var body = Data()
-        for try await chunk in response.body {
-            body.append(contentsOf: chunk.readableBytesView)
-            if body.count > 1 << 20 { break }
-        }
-        return (Int(response.status.code), body)
-    }
-}

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import ConnectorConnections
 import ConnectorCore
 import ConnectorFlows
+import ConnectorRemotes
 import ConnectorRuntime
 import ConnectorStore
 import ConnectorTestSupport
@@ -13,28 +14,13 @@ import Testing
 import WooCommerceClient
 import WooCommerceEmulator
 
-/// The probe `mlc connection ping` uses (Sources/mlc's LiveConnectionProbe), over the shared client.
-struct TestConnectionProbe: ConnectionProbe {
-    func freshToken(_ credentials: DynamicsCredentials) async throws -> AccessToken {
-        try await TokenProvider(credentials: credentials, httpClient: .shared, clock: SystemWallClock(), cache: nil,
-                                logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }).token()
-    }
-
-    func get(_ url: String, bearer: String) async throws -> (status: Int, body: Data) {
-        var request = HTTPClientRequest(url: url)
-        request.headers.add(name: "Authorization", value: "Bearer \(bearer)")
-        request.headers.add(name: "Accept", value: "application/json")
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
-        var body = Data()
-        for try await chunk in response.body { body.append(contentsOf: chunk.readableBytesView) }
-        return (Int(response.status.code), body)
-    }
-}
+/// The probe `mlc connection ping` uses.
+let testProbe = LiveConnectionProbe(logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
 
 /// `mlc connection ping` against both sandboxes, healthy and with each known failure switched on.
 @Suite struct ConnectionPingTests {
     func ping(_ h: PostingHarness, _ connection: Connection? = nil) async -> [String: ConnectionCheck.Result] {
-        let results = await ConnectionCheck(remotes: h.remotes, probe: TestConnectionProbe()).ping(connection ?? h.connection)
+        let results = await ConnectionCheck(remotes: h.remotes, probe: testProbe).ping(connection ?? h.connection)
         #expect(results.map(\.system) == ["F&O", "F&O read", "F&O default company", "WooCommerce", "WooCommerce webhooks"], "\(results.map(\.line))")
         return Dictionary(results.map { ($0.system, $0) }, uniquingKeysWith: { a, _ in a })
     }
@@ -42,7 +28,7 @@ struct TestConnectionProbe: ConnectionProbe {
     @Test("a healthy sandbox passes every step; a missing or paused webhook is a warning, not a failure")
     func healthy() async throws {
         try await PostingHarness.run { h in
-            let before = await ConnectionCheck(remotes: h.remotes, probe: TestConnectionProbe()).ping(h.connection)
+            let before = await ConnectionCheck(remotes: h.remotes, probe: testProbe).ping(h.connection)
             #expect(ConnectionCheck.passed(before))
             #expect(before.last?.status == .warning, "no webhook yet: \(before.last?.line ?? "")")
             #expect(before.last?.fix.contains("backfill-poll") == true)
