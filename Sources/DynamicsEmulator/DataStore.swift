@@ -204,7 +204,9 @@ struct DataStore: Sendable {
         try checkForeignKeys(set, values, changed: Set(values.keys), company: company)
         let row = StoredRow(values: values, recId: newRecId(), recVersion: 1)
         tables[setName, default: []].append(row)
-        return tables[setName]!.count - 1
+        let index = tables[setName]!.count - 1
+        if setName == "SalesOrderLines", !context.seeding { reserveOnHand(for: values, company: company) }
+        return index
     }
 
     static func display(_ v: ODataValue) -> String {

@@ -103,6 +103,10 @@ public final class DynamicsEmulator: Sendable {
         /// then lose their response.
         public var loseResponsesOfNextWrites = 0
         public var lostResponseMode: LostResponseMode = .gatewayTimeout
+        /// A partial read: a collection GET of an entity set named here returns only this share
+        /// of its matching rows (0 = none, 0.5 = the first half), with no error and no next link —
+        /// what an interrupted export or a half-refreshed aggregate looks like to a reader.
+        public var truncateReads: [String: Double] = [:]
         public init() {}
     }
 
@@ -166,6 +170,8 @@ public final class DynamicsEmulator: Sendable {
     let sleeper: any Sleeper
     let logger: Logger
     let core: Mutex<Core>
+    /// ``Faults/truncateReads``, apart from `core` (read while `core` is locked).
+    let readTruncation = Mutex<[String: Double]>([:])
     /// The schema every entity set is served from.
     public let schema: EmulatorSchema
 
@@ -191,7 +197,10 @@ public final class DynamicsEmulator: Sendable {
         configuration.environmentURL ?? core.withLock { $0.baseURL } ?? "http://127.0.0.1"
     }
 
-    public func setFaults(_ faults: Faults) { core.withLock { $0.faults = faults } }
+    public func setFaults(_ faults: Faults) {
+        core.withLock { $0.faults = faults }
+        readTruncation.withLock { $0 = faults.truncateReads }
+    }
     public var faults: Faults { core.withLock { $0.faults } }
 
     /// Every request answered so far, oldest first.

@@ -296,6 +296,7 @@ extension DynamicsEmulator {
             let evaluator = FilterEvaluator(store: store, set: set)
             rows = rows.filter { evaluator.matches(expression, $0) }
         }
+        rows = truncatedForFault(rows, entitySet: set.name)
         if !options.orderBy.isEmpty {
             let evaluator = FilterEvaluator(store: store, set: set)
             rows.sort { a, b in
