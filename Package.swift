@@ -119,7 +119,7 @@ let package = Package(
         ]),
         .executableTarget(name: "mlc", dependencies: [
             "ConnectorRuntime", "ConnectorFlows", "ConnectorConnections", "ConnectorStore", "ConnectorDemo", "ConnectorRemotes", "ConnectorCore",
-            "ConnectorSandbox", "DynamicsEmulator", "WooCommerceEmulator",
+            "ConnectorSandbox", "DynamicsEmulator", "WooCommerceEmulator", "ConnectorMapping", "DynamicsClient", "WooCommerceClient",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

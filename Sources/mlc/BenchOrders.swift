@@ -53,7 +53,7 @@ struct BenchOrders: AsyncParsableCommand {
         let sizes = OrderBench.Sizes(drained: orders ?? (quick ? 40 : 200), steady: steadyOrders ?? (quick ? 10 : 20), webhook: webhookOrders ?? (quick ? 15 : 50),
                                      latencySeconds: latencyMs / 1000, rateLimit: rateLimit, rateBurst: rateBurst, concurrency: max(1, concurrency), referenceRun: referenceRun)
         let store: any KeyValueStore
-        do { store = try await StoreFactory.open(url) } catch { Self.exitCleanly(CLIError(error)) }
+        do { store = CountingStore(try await StoreFactory.open(url)) } catch { Self.exitCleanly(CLIError(error)) }
         let report: OrderBench.Report
         do {
             report = try await OrderBench(sizes: sizes, storeURL: url) { printError("[bench-orders] \($0)") }.run(store: store)
@@ -181,7 +181,11 @@ struct RoundTrips: Sendable {
     /// OData operations per order (each part of a `$batch` counts).
     var operations: [Int]
     var example: [String]
+    /// Store statements per posted order (reads and writes), from the counting wrapper.
+    var store: [CountingStore.Counts] = []
     var mean: Double { perOrder.isEmpty ? 0 : Double(perOrder.reduce(0, +)) / Double(perOrder.count) }
+    var storeReadsMean: Double { store.isEmpty ? 0 : Double(store.reduce(0) { $0 + $1.reads }) / Double(store.count) }
+    var storeWritesMean: Double { store.isEmpty ? 0 : Double(store.reduce(0) { $0 + $1.writes }) / Double(store.count) }
     var max: Int { perOrder.max() ?? 0 }
 }
 
@@ -301,18 +305,21 @@ struct Session: Sendable {
             }
             var counts: [Int] = []
             var operations: [Int] = []
+            var storeOperations: [CountingStore.Counts] = []
             var example: [String] = []
             for _ in 0..<sizes.steady {
                 let orderID = try await placeOrder()
                 let start = dynamics.requestLog.count
+                let storeBefore = (store as? CountingStore)?.counts
                 let result = await function.poster.post(connectionID: id, orderID: orderID, logger: logger)
+                if let storeBefore, let after = (store as? CountingStore)?.counts { storeOperations.append(after - storeBefore) }
                 guard case .posted = result else { results.problems.append("order \(orderID) of \(id): \(result)"); continue }
                 let calls = foRequests(from: start)
                 counts.append(calls.count)
                 operations.append(calls.reduce(0) { $0 + max(1, $1.batchContentIDs.count) })
                 if example.isEmpty { example = calls.map { "\($0.method) \(Self.shortTarget($0))" } }
             }
-            results.roundTrips.append(RoundTrips(supplied: supply, perOrder: counts, operations: operations, example: example))
+            results.roundTrips.append(RoundTrips(supplied: supply, perOrder: counts, operations: operations, example: example, store: storeOperations))
             log("round trips (\(supply ? "SalesOrderNumber supplied" : "numbered by F&O")): \(counts)")
         }
 
@@ -509,6 +516,7 @@ extension OrderBench {
         for trips in results.roundTrips {
             let name = trips.supplied ? "round_trips_supplied_number" : "round_trips_numbered_by_fo"
             md += "| F&O round trips per order, steady state, \(trips.supplied ? "SalesOrderNumber supplied" : "numbered by F&O") (mean / max over \(trips.perOrder.count) orders) | \(f(trips.mean)) / \(trips.max) | \(targets[name]?.target ?? "") | \(verdict(targets[name]?.pass)) |\n"
+            md += "| store statements per posted order, same run (reads / writes, mean) | \(f(trips.storeReadsMean, 1)) / \(f(trips.storeWritesMean, 1)) | (no target) | |\n"
         }
         if let c = results.connector {
             md += "| orders/min, connector drain (concurrency \(sizes.concurrency); \(c.posted)/\(c.orders) orders in \(f(c.seconds, 1)) s, \(c.drains) drain(s)) | \(f(c.perMinute, 0)) | | |\n"
@@ -608,4 +616,35 @@ extension BenchResults {
         }
         return out
     }
+}
+
+/// Counts the statements the connector sends its store (one per protocol call; a group insert
+/// is one statement), for "store statements per posted order".
+final class CountingStore: KeyValueStore {
+    struct Counts: Sendable {
+        var reads = 0
+        var writes = 0
+        static func - (a: Counts, b: Counts) -> Counts { Counts(reads: a.reads - b.reads, writes: a.writes - b.writes) }
+    }
+
+    private let inner: any KeyValueStore
+    private let tally = Mutex(Counts())
+
+    init(_ inner: any KeyValueStore) { self.inner = inner }
+
+    var counts: Counts { tally.withLock { $0 } }
+    private func read() { tally.withLock { $0.reads += 1 } }
+    private func write() { tally.withLock { $0.writes += 1 } }
+
+    func get(_ key: String) async throws -> StoredValue? { read(); return try await inner.get(key) }
+    func set(_ key: String, _ value: [UInt8], ttl: Duration?) async throws -> Int64 { write(); return try await inner.set(key, value, ttl: ttl) }
+    func insertIfAbsent(_ key: String, _ value: [UInt8], ttl: Duration?) async throws -> InsertOutcome { write(); return try await inner.insertIfAbsent(key, value, ttl: ttl) }
+    func insertIfAbsent(_ entries: [StoreEntry]) async throws -> [Int64?] { write(); return try await inner.insertIfAbsent(entries) }
+    func compareAndSwap(_ key: String, expectedVersion: Int64, _ value: [UInt8], ttl: Duration?) async throws -> SwapOutcome {
+        write(); return try await inner.compareAndSwap(key, expectedVersion: expectedVersion, value, ttl: ttl)
+    }
+    func delete(_ key: String, expectedVersion: Int64?) async throws -> Bool { write(); return try await inner.delete(key, expectedVersion: expectedVersion) }
+    func list(prefix: String, after: String?, limit: Int) async throws -> StorePage { read(); return try await inner.list(prefix: prefix, after: after, limit: limit) }
+    func purgeExpired(before cutoff: Date, limit: Int) async throws -> Int { write(); return try await inner.purgeExpired(before: cutoff, limit: limit) }
+    func close() async throws { try await inner.close() }
 }
