@@ -12,3 +12,12 @@ extension CatalogHarness {
                                 ODataRecord(["SalesPrice": .decimal(price)]))
     }
 }
+
+extension CatalogHarness {
+    /// PATCHes a released product's item group (out of "Web" = no longer web-sellable).
+    func setItemGroup(_ item: String, _ group: String) async throws {
+        let client = try remotes.dynamics(connection)
+        try await client.update(ODataKey(FOEntity.releasedProducts, ["dataAreaId": .string("usmf"), "ItemNumber": .string(item)]),
+                                ODataRecord(["ProductGroupId": .string(group)]))
+    }
+}
