@@ -30,7 +30,13 @@ struct CatalogExecutor: Sendable {
     /// One item's result.
     enum ItemResult: Sendable {
         case saved(CatalogSKUState, created: Bool)
-        case failed(sku: String, why: String)
+        /// `gone`: WooCommerce no longer has the id (deleted by hand): the state is dropped so
+        /// the next run finds the SKU again — adopted if re-made, else created.
+        case failed(sku: String, why: String, gone: Bool = false)
+
+        static func updateFailed(_ sku: String, _ error: WooCommerceError) -> ItemResult {
+            .failed(sku: sku, why: error.description, gone: error.code.hasSuffix("_invalid_id"))
+        }
     }
 
     func execute(_ plan: CatalogPlan) async throws -> Outcome {
@@ -62,7 +68,7 @@ struct CatalogExecutor: Sendable {
                     case .success:
                         out.append(.saved(CatalogSKUState(sku: update.sku, wooID: update.id, parentID: nil, kind: update.kind, pushed: update.pushed,
                                                           hash: CatalogSKUState.hash(update.pushed), retired: update.retired, pushedAt: now), created: false))
-                    case .failure(_, let error): out.append(.failed(sku: update.sku, why: error.description))
+                    case .failure(_, let error): out.append(.updateFailed(update.sku, error))
                     }
                 }
                 return out
@@ -112,7 +118,7 @@ struct CatalogExecutor: Sendable {
                     case .success:
                         out.append(.saved(CatalogSKUState(sku: update.sku, wooID: update.id, parentID: chunk.parentID, kind: "variation", pushed: update.pushed,
                                                           hash: CatalogSKUState.hash(update.pushed), retired: update.retired, pushedAt: now), created: false))
-                    case .failure(_, let error): out.append(.failed(sku: update.sku, why: error.description))
+                    case .failure(_, let error): out.append(.updateFailed(update.sku, error))
                     }
                 }
                 return out
@@ -167,9 +173,14 @@ struct CatalogExecutor: Sendable {
                 record.timeline.append(.init(at: clock.now(), step: created ? "created" : (state.retired ? "retired" : "updated"),
                                              detail: state.pushed.sorted { $0.key < $1.key }.map { "\($0.key)=\(Formatting.bounded($0.value, limit: 40))" }.joined(separator: ", "), call: nil))
                 try await records.save(record)
-            case .failed(let sku, let why):
+            case .failed(let sku, let why, let gone):
                 outcome.failed[sku] = why
-                try await recordFailures([(sku, why)])
+                if gone {
+                    _ = try await store.delete(Keyspace.catalogSKU(connectionID, sku: sku))
+                    try await recordFailures([(sku, why + " — WooCommerce no longer has it; the next run looks the SKU up again")])
+                } else {
+                    try await recordFailures([(sku, why)])
+                }
             }
         }
     }

@@ -86,6 +86,14 @@ import WooCommerceEmulator
             let record = try await AuditRecords(store: h.store, clock: h.clock, retention: .seconds(3600)).load(connection: h.connection.id, kind: "product", id: "POSTER-01")
             #expect(record?.state == .failed)
             #expect(record?.reason?.contains("invalid") == true, "\(record?.reason ?? "")")
+
+            // The next run looks the SKU up again and, finding nothing, creates it anew.
+            let next = try await h.run()
+            #expect(next.created == 1 && next.failed == 0 && next.updated == 0, "\(next.changes)")
+            let recreated = try #require(try await h.products()["POSTER-01"])
+            #expect(recreated["id"]?.intValue != poster)
+            #expect(Decimal(string: recreated["regular_price"]?.stringValue ?? "") == Decimal(string: "20.99"))
+            #expect(try await h.run().wooWrites == 0)
         }
     }
 
