@@ -75,8 +75,10 @@ struct CatalogPlanner {
 
     // MARK: values
 
-    static func values(_ product: DesiredProduct) -> [String: String] {
-        var values = ["name": product.name]
+    /// The values to compare; `existing` = the product is already in WooCommerce, where a
+    /// fallback name (F&O had none) does not replace the name it has.
+    static func values(_ product: DesiredProduct, existing: Bool = false) -> [String: String] {
+        var values = existing && product.nameIsFallback ? [:] : ["name": product.name]
         if let description = product.description { values["description"] = description }
         switch product.kind {
         case .simple:
@@ -167,7 +169,7 @@ struct CatalogPlanner {
         for product in desired.products {
             desiredSKUs.insert(product.sku)
             product.variations.forEach { desiredSKUs.insert($0.sku) }
-            let want = Self.values(product)
+            let want = Self.values(product, existing: states[product.sku] != nil || wooProducts[product.sku] != nil)
             if product.kind == .simple, let problem = CatalogMapper.problem(sku: product.sku, price: product.price, stock: product.stock) {
                 plan.failures.append((product.sku, problem))
                 continue

@@ -165,6 +165,10 @@ public struct DesiredProduct: Sendable, Equatable, Codable {
     public var sku: String
     public var itemNumber: String
     public var name: String
+    /// True when F&O had no name for it (no `ProductsV2` / translation row): the name is the
+    /// search name or item number, and a product already named in WooCommerce keeps its name
+    /// (a partial name read must not rename the shop).
+    public var nameIsFallback: Bool = false
     public var description: String?
     /// Simple products only.
     public var price: Decimal?
@@ -276,7 +280,8 @@ public enum CatalogMapper {
             let item = product.ItemNumber
             let productNumber = product.ProductNumber ?? item
             let translated = translations[productNumber]
-            let name = [translated?.ProductName, names[productNumber]?.ProductName, product.SearchName, item].compactMap { $0 }.first { !$0.isEmpty } ?? item
+            let realName = [translated?.ProductName, names[productNumber]?.ProductName].compactMap { $0 }.first { !$0.isEmpty }
+            let name = realName ?? [product.SearchName, item].compactMap { $0 }.first { !$0.isEmpty } ?? item
             let description = translated?.Description ?? names[productNumber]?.ProductDescription
             guard let itemTax = wooTaxClass(product.SalesSalesTaxItemGroupCode) else {
                 problems[item] = "item sales-tax group \(product.SalesSalesTaxItemGroupCode ?? "") has no WooCommerce tax class — add it to mapping.taxClasses"
@@ -312,10 +317,10 @@ public enum CatalogMapper {
                         attributes: v.dimensions.used.map { DesiredVariation.Attribute(name: attribute($0.dimension), option: $0.value) },
                         price: price(product, v.dimensions), stock: stock(item: item, v.dimensions, sku: sku), taxClass: tax))
                 }
-                products.append(DesiredProduct(kind: .variable, sku: item, itemNumber: item, name: name, description: description, price: nil, stock: 0,
-                                               taxClass: itemTax, attributes: attributes, variations: variations, newStatus: status))
+                products.append(DesiredProduct(kind: .variable, sku: item, itemNumber: item, name: name, nameIsFallback: realName == nil, description: description,
+                                               price: nil, stock: 0, taxClass: itemTax, attributes: attributes, variations: variations, newStatus: status))
             case "Product":
-                products.append(DesiredProduct(kind: .simple, sku: item, itemNumber: item, name: name, description: description, price: price(product, .none),
+                products.append(DesiredProduct(kind: .simple, sku: item, itemNumber: item, name: name, nameIsFallback: realName == nil, description: description, price: price(product, .none),
                                                stock: stock(item: item, .none, sku: item), taxClass: itemTax, attributes: [], variations: [], newStatus: status))
             default:
                 continue

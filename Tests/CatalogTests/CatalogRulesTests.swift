@@ -164,6 +164,18 @@ import WooCommerceEmulator
         }
     }
 
+    @Test func aNameReadThatComesBackEmptyDoesNotRenameTheShop() async throws {
+        try await CatalogHarness.run { h in
+            try await h.run()
+            var faults = DynamicsEmulator.Faults()
+            faults.truncateReads = ["ProductsV2": 0]
+            h.dynamics.setFaults(faults)
+            let report = try await h.run()
+            #expect(report.wooWrites == 0 && report.updated == 0, "\(report.changes)")
+            #expect(try await h.products()["MUG-01"]?["name"]?.stringValue == "Coffee mug")
+        }
+    }
+
     @Test func aDryRunShowsTheChangesAndWritesNothing() async throws {
         try await CatalogHarness.run { h in
             let report = try await h.run(dryRun: true)
