@@ -1,8 +1,14 @@
 import ArgumentParser
+import ConnectorConnections
 import ConnectorCore
 import ConnectorFlows
+import ConnectorRemotes
+import ConnectorSandbox
+import ConnectorStore
+import DynamicsEmulator
 import Foundation
 import Logging
+import WooCommerceEmulator
 
 /// `mlc catalog push --connection C [--dry-run] [--item N …]`: the catalog push (SPEC §12) from
 /// the command line, with the table of changes and a summary line.
@@ -39,6 +45,105 @@ struct CatalogCommand: AsyncParsableCommand {
                 lines.append(change.sku.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + change.action.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0) + "  " + change.detail)
             }
             return lines.joined(separator: "\n")
+        }
+    }
+}
+
+/// Hidden: the catalog benchmark (`mlc bench-catalog`). Both sandboxes in this process on
+/// loopback port 0, an in-memory store, a catalog of `--items` distinct products and `--masters`
+/// masters with `--variants` variants each. Three timed runs: the first push (everything
+/// created), an unchanged run (reads only), and a run after on hand changed for `--changed` items.
+/// Prints a markdown table: seconds, SKUs created/updated/unchanged, WooCommerce requests and
+/// writes, F&O requests (the emulator's log, token requests excluded).
+struct BenchCatalog: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "bench-catalog", abstract: "Benchmark the catalog push against the sandboxes.", shouldDisplay: false)
+
+    @Option(help: "Distinct (simple) products.") var items = 1000
+    @Option(help: "Product masters.") var masters = 100
+    @Option(help: "Variants per master.") var variants = 5
+    @Option(help: "Items whose on hand changes before the third run.") var changed = 10
+    @Option(name: .customLong("woo-rps"), help: "catalog.wooRequestsPerSecond (0 = unpaced).") var wooRPS: Double = 0
+    @Option(name: .customLong("woo-concurrency"), help: "catalog.wooConcurrency.") var wooConcurrency = 2
+
+    func run() async throws {
+        do {
+            let logger = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
+            let woo = Sandbox.wooCommerce(logger: logger)
+            let dynamics = try Sandbox.dynamics(logger: logger)
+            try Self.seed(dynamics, items: items, masters: masters, variants: variants)
+            let rows = try await woo.withRunningServer { wooURL in
+                try await dynamics.withRunningServer { foURL in
+                    let store = MemoryStore()
+                    let key = MasterKey.generate()
+                    let json = Sandbox.connectionJSON(id: "bench", wooURL: wooURL.absoluteString, woo: woo, dynamicsURL: foURL.absoluteString, webhookSecret: "bench", deliveryURL: nil)
+                    var connection = try ConnectionFile.parse(Data(json.utf8), source: "bench")
+                    connection.catalog.enabled = true
+                    connection.catalog.wooRequestsPerSecond = wooRPS
+                    connection.catalog.wooConcurrency = wooConcurrency
+                    try await ConnectionRepository(store: store).add(connection, key: key)
+                    let remotes = LiveRemoteSystems(httpClient: .shared, store: store, clock: SystemWallClock(), sleeper: SystemSleeper(), logger: logger)
+                    defer { Task { await remotes.shutdown() } }
+                    let push = CatalogPush(store: store, connections: StoredConnections(repository: ConnectionRepository(store: store), key: key, clock: SystemWallClock()),
+                                           remotes: remotes, clock: SystemWallClock(), sleeper: SystemSleeper())
+                    var rows: [String] = []
+                    func measure(_ label: String) async throws {
+                        let foBefore = dynamics.requestLog.filter { $0.tokenValid != nil }.count
+                        let start = ContinuousClock.now
+                        let report = try await push.push(connectionID: "bench", logger: logger)
+                        let seconds = (ContinuousClock.now - start).components
+                        let elapsed = Double(seconds.seconds) + Double(seconds.attoseconds) / 1e18
+                        let fo = dynamics.requestLog.filter { $0.tokenValid != nil }.count - foBefore
+                        rows.append("| \(label) | \(String(format: "%.2f", elapsed)) | \(report.created) | \(report.updated) | \(report.unchanged) | \(report.failed) | \(report.wooRequests) | \(report.wooWrites) | \(fo) |")
+                    }
+                    try await measure("first push")
+                    try await measure("unchanged")
+                    for n in 0..<min(changed, items) {
+                        try dynamics.insert("WarehousesOnHandV2", ["dataAreaId": "usmf", "ItemNumber": .string(Self.item(n)), "ProductColorId": "", "ProductConfigurationId": "",
+                                                                   "ProductSizeId": "", "ProductStyleId": "", "ProductVersionId": "", "InventorySiteId": "1",
+                                                                   "InventoryWarehouseId": "12", "OnHandQuantity": 3, "AvailableOnHandQuantity": 3])
+                    }
+                    try await measure("\(min(changed, items)) on-hand changes")
+                    return rows
+                }
+            }
+            print("catalog: \(items) simple + \(masters) masters × \(variants) variants (+ the seed), woo rps \(wooRPS == 0 ? "unpaced" : String(wooRPS)), concurrency \(wooConcurrency)\n")
+            print("| run | seconds | created | updated | unchanged | failed | Woo requests | Woo writes | F&O requests |")
+            print("|---|---|---|---|---|---|---|---|---|")
+            rows.forEach { print($0) }
+        } catch { Self.exitCleanly(CLIError(error)) }
+    }
+
+    static func item(_ n: Int) -> String { String(format: "BENCH-%05d", n) }
+
+    static func seed(_ dynamics: DynamicsEmulator, items: Int, masters: Int, variants: Int) throws {
+        let sizes = ["XS", "S", "M", "L", "XL", "XXL", "3XL", "4XL"]
+        let colors = ["Black", "White", "Navy", "Red", "Green"]
+        func product(_ item: String, subtype: String, price: String) throws {
+            try dynamics.insert("ProductsV2", ["ProductNumber": .string(item), "ProductName": .string("Bench \(item)"), "ProductSearchName": .string(item),
+                                               "ProductType": "Item", "ProductSubType": .string(subtype)])
+            try dynamics.insert("ReleasedProductsV2", ["dataAreaId": "usmf", "ItemNumber": .string(item), "ProductNumber": .string(item), "SearchName": .string(item),
+                                                       "ProductType": "Item", "ProductSubType": .string(subtype), "SalesPrice": .number(Decimal(string: price)!),
+                                                       "SalesPriceQuantity": 1, "SalesUnitSymbol": "ea", "SalesSalesTaxItemGroupCode": "FULL", "ProductGroupId": "Web"])
+        }
+        func onHand(_ item: String, size: String = "", color: String = "", _ qty: Int) throws {
+            try dynamics.insert("WarehousesOnHandV2", ["dataAreaId": "usmf", "ItemNumber": .string(item), "ProductColorId": .string(color), "ProductConfigurationId": "",
+                                                       "ProductSizeId": .string(size), "ProductStyleId": "", "ProductVersionId": "", "InventorySiteId": "1",
+                                                       "InventoryWarehouseId": "11", "OnHandQuantity": .number(Decimal(qty)), "AvailableOnHandQuantity": .number(Decimal(qty))])
+        }
+        for n in 0..<items {
+            try product(item(n), subtype: "Product", price: "\(5 + n % 50).99")
+            try onHand(item(n), 1 + n % 40)
+        }
+        for m in 0..<masters {
+            let master = String(format: "BENCHM-%04d", m)
+            try product(master, subtype: "ProductMaster", price: "29.90")
+            for v in 0..<variants {
+                let size = sizes[v % sizes.count], color = colors[(v / sizes.count) % colors.count]
+                try dynamics.insert("ReleasedProductVariantsV2", ["dataAreaId": "usmf", "ProductMasterNumber": .string(master), "ProductConfigurationId": "",
+                                                                  "ProductSizeId": .string(size), "ProductColorId": .string(color), "ProductStyleId": "", "ProductVersionId": "",
+                                                                  "ItemNumber": .string(master), "SalesSalesTaxItemGroupCode": "FULL"])
+                try onHand(master, size: size, color: color, 2 + v)
+            }
         }
     }
 }
