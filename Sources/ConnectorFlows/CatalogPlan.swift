@@ -98,11 +98,14 @@ struct CatalogPlanner {
         attributes.map { "\($0.0)=\($0.1.joined(separator: "|"))" }.joined(separator: ";")
     }
 
-    static func current(_ product: WooProduct) -> [String: String] {
+    /// What WooCommerce has, in the same shape; `attributes` only those named like ours (the
+    /// merchant's other attributes are not ours to compare — or to drop).
+    static func current(_ product: WooProduct, attributeNames: [String] = []) -> [String: String] {
         var values = ["name": product.name, "description": product.description]
         values["price"] = product.regularPrice.map(CatalogMapper.priceText) ?? ""
         values["stock"] = product.manageStock == .managed ? product.stockQuantity.map(String.init) ?? "" : ""
-        values["attributes"] = attributesText(product.attributes.filter { $0.variation == true }.map { ($0.name, $0.options) })
+        let byName = Dictionary(product.attributes.map { ($0.name, $0.options) }, uniquingKeysWith: { a, _ in a })
+        values["attributes"] = attributesText(attributeNames.compactMap { name in byName[name].map { (name, $0) } })
         return values
     }
 
@@ -206,7 +209,7 @@ struct CatalogPlanner {
                     continue
                 }
                 parentID = found.id
-                let have = Self.current(found)
+                let have = Self.current(found, attributeNames: product.attributes.map(\.name))
                 let fields = differing(want, have)
                 var pushed = have
                 for field in fields { pushed[field] = want[field] }

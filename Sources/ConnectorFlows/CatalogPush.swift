@@ -122,6 +122,17 @@ public struct CatalogPush: Sendable {
             planner.adoptVariations(parentID: parentID, variations)
         }
         var plan = planner.plan()
+        // WooCommerce replaces a product's whole attribute list: an update of the variation
+        // attributes keeps the merchant's other attributes (material, care, …).
+        for index in plan.productUpdates.indices where plan.productUpdates[index].input.attributes != nil {
+            let id = plan.productUpdates[index].id
+            let current = try await calls.run { try await woo.product(id) }
+            requests.add()
+            let ours = Set((plan.productUpdates[index].input.attributes ?? []).compactMap(\.name))
+            plan.productUpdates[index].input.attributes! += current.attributes.filter { !ours.contains($0.name) }.map {
+                WooProductAttributeInput(id: $0.id == 0 ? nil : $0.id, name: $0.name, visible: $0.visible ?? true, variation: $0.variation ?? false, options: $0.options)
+            }
+        }
         var report = Report()
         report.dryRun = dryRun
         report.unchanged = plan.unchanged

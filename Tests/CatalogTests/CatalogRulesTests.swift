@@ -45,6 +45,26 @@ import WooCommerceEmulator
         }
     }
 
+    @Test func aNewVariantAddsItsOptionAndKeepsTheMerchantsOtherAttributes() async throws {
+        try await CatalogHarness.run { h in
+            let (tshirt, _) = try await h.shop.variableProduct(sku: "TSHIRT-01", name: "T-shirt", price: "24.00", variants: [("M", "Blue"), ("L", "Blue"), ("M", "Red")])
+            try await h.shop.send("/products/\(tshirt)", #"{"attributes":[{"name":"Size","visible":true,"variation":true,"options":["L","M"]},{"name":"Color","visible":true,"variation":true,"options":["Blue","Red"]},{"name":"Material","visible":true,"variation":false,"options":["Cotton"]}]}"#, method: "PUT")
+            try await h.run()
+            try h.dynamics.insert("ReleasedProductVariantsV2", ["dataAreaId": "usmf", "ProductMasterNumber": "TSHIRT-01", "ProductConfigurationId": "", "ProductSizeId": "S",
+                                                                "ProductColorId": "Green", "ProductStyleId": "", "ProductVersionId": "", "ItemNumber": "TSHIRT-01",
+                                                                "SalesSalesTaxItemGroupCode": "FULL"])
+            try h.onHand("TSHIRT-01", size: "S", color: "Green", warehouse: "11", 8)
+            let report = try await h.run()
+            #expect(report.created == 1 && report.updated == 1 && report.failed == 0, "\(report.changes)")
+            let product = try #require(try await h.products()["TSHIRT-01"])
+            let attributes = Dictionary(uniqueKeysWithValues: (product["attributes"]?.arrayValue ?? []).map { ($0["name"]?.stringValue ?? "", ($0["options"]?.arrayValue ?? []).compactMap(\.stringValue)) })
+            #expect(Set(attributes["Size"] ?? []) == ["L", "M", "S"])
+            #expect(Set(attributes["Color"] ?? []) == ["Blue", "Green", "Red"])
+            #expect(attributes["Material"] == ["Cotton"], "the merchant's attribute stays")
+            #expect(try await h.variations(tshirt)["TSHIRT-01-S-GREEN"]?["stock_quantity"]?.intValue == 8)
+        }
+    }
+
     @Test func anInvalidItemFailsAloneIsAuditedAndTheNextRunRetriesOnlyIt() async throws {
         try await CatalogHarness.run { h in
             try await h.setSalesPrice("POSTER-01", -1)
