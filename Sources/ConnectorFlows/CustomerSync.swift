@@ -64,7 +64,7 @@ public struct CustomerSync: Sendable {
             timeline.add("call", "F&O", call: "\(call.method) \(call.path) → \(call.status) in \(call.milliseconds) ms")
         }
         let customer: WooCustomer
-        do { customer = try await woo.customer(customerID) } catch let error as ConnectorError where error == .notFound {
+        do { customer = try await woo.customer(customerID) } catch where RemoteError.isNotFound(error) {
             return .skipped("customer \(customerID) no longer exists in WooCommerce")
         }
         let mapper = OrderMapper(connection: connection)

@@ -174,7 +174,7 @@ public struct OrderPoster: Sendable {
         let order: WooOrder
         do {
             order = try await woo.order(orderID)
-        } catch let error as ConnectorError where error == .notFound {
+        } catch where RemoteError.isNotFound(error) {
             if let link = stored?.value, let number = link.salesOrderNumber {
                 return .parked("order \(orderID) was deleted in WooCommerce after it was posted as F&O sales order \(number); nothing was changed in F&O")
             }
@@ -327,7 +327,8 @@ public struct OrderPoster: Sendable {
         let refunds = order.refunds.isEmpty ? [] : try await woo.refunds(orderID: order.id)
         var parentSKUs: [Int: String] = [:]
         for item in order.lineItems where item.variationID != 0 && parentSKUs[item.productID] == nil {
-            if let product = try? await woo.product(item.productID) { parentSKUs[item.productID] = product.sku }
+            // A parent gone from the store leaves its SKU unknown (the mapping names it); an outage is retried.
+            do { parentSKUs[item.productID] = try await woo.product(item.productID).sku } catch where RemoteError.isNotFound(error) {}
         }
         return OrderMapper(connection: connection).plan(order: order, refunds: refunds, parentSKUs: parentSKUs)
     }

@@ -1,6 +1,7 @@
 import ConnectorCore
 import ConnectorStore
 import Foundation
+import WooCommerceClient
 
 /// The audit record of one thing the connector handles (an order today; customers and product
 /// pushes use the same shape): its state and a timeline of every step and remote call, so an
@@ -82,13 +83,13 @@ extension PostResult {
     /// pending too (every record would fail alike until a person fixes the secret — parking
     /// them all would bury the one alert that matters); anything else permanent parks.
     static func failure(_ error: any Error) -> PostResult {
-        guard let error = error as? ConnectorError else { return .retryLater(String(describing: error), after: nil) }
+        guard let error = RemoteError.connectorError(error) else { return .retryLater(String(describing: error), after: nil) }
         if error == .credentialsRejected { return .retryLater(error.description, after: 300) }
         return error.disposition == .transient ? .retryLater(error.description, after: error.retryAfter) : .parked(error.description)
     }
 
     /// True for a failure caused by rejected credentials (alerted as such).
-    static func isCredentialFailure(_ error: any Error) -> Bool { (error as? ConnectorError) == .credentialsRejected }
+    static func isCredentialFailure(_ error: any Error) -> Bool { RemoteError.connectorError(error) == .credentialsRejected }
 }
 
 extension AuditRecord {
@@ -107,4 +108,16 @@ extension AuditRecord {
     static func first(connection: String, kind: String, id: String, at: Date) -> AuditRecord {
         AuditRecord(connection: connection, kind: kind, id: id, state: .pending, reason: nil, keys: [:], attempts: 0, updatedAt: at, timeline: [])
     }
+}
+
+/// Both clients' errors as the connector's: the WooCommerce client keeps WooCommerce's own
+/// error type (its code and message), which carries its `ConnectorError` classification.
+enum RemoteError {
+    static func connectorError(_ error: any Error) -> ConnectorError? {
+        if let error = error as? ConnectorError { return error }
+        if let error = error as? WooCommerceError { return error.connectorError }
+        return nil
+    }
+
+    static func isNotFound(_ error: any Error) -> Bool { connectorError(error) == .notFound }
 }

@@ -230,6 +230,34 @@ import Testing
         }
     }
 
+    @Test func anOrderDeletedInWooCommerceIsSkippedOrParkedNamingTheSalesOrder() async throws {
+        try await PostingHarness.run { h in
+            let early = try await h.paidOrder()
+            try await h.shop.send("/orders/\(early)?force=true", method: "DELETE")
+            guard case .skipped(let reason) = await h.post(early) else { Issue.record("expected skipped"); return }
+            #expect(reason.contains("no longer exists"))
+
+            let late = try await h.paidOrder()
+            #expect(await h.post(late) == .posted(salesOrderNumber: "WC\(late)"))
+            try await h.shop.send("/orders/\(late)?force=true", method: "DELETE")
+            guard case .parked(let parked) = await h.post(late) else { Issue.record("expected parked"); return }
+            #expect(parked.contains("WC\(late)") && parked.contains("deleted"))
+        }
+    }
+
+    @Test func rejectedWooCommerceKeysRaiseTheCredentialsAlert() async throws {
+        try await PostingHarness.run { h in
+            let id = try await h.paidOrder()
+            var broken = h.connection
+            broken.woocommerce.consumerSecret = SecretValue("cs_wrong")
+            try await ConnectionRepository(store: h.store).update(broken, key: h.key)
+            guard case .retryLater(let reason, _) = await h.post(id) else { Issue.record("expected retry"); return }
+            #expect(reason.contains("woocommerce_rest_authentication_error"))
+            let alerts = try await AlertCenter(store: h.store, clock: h.clock).list(connection: "acme")
+            #expect(alerts.contains { $0.reason == "credentials-rejected" })
+        }
+    }
+
     @Test(arguments: StoreBackend.available)
     func everyStoreBackendCarriesTheFlow(_ backend: StoreBackend) async throws {
         let store = try await backend.make()
