@@ -67,6 +67,8 @@ public actor TokenProvider {
     private let timeout: TimeAmount
     private var current: AccessToken?
     private var inFlight: Task<AccessToken, any Error>?
+    /// Tokens F&O refused: never taken from the cache again (another instance may have stored one).
+    private var refused: Set<String> = []
     /// How many tokens were fetched from Entra (for tests and metrics).
     public private(set) var fetches = 0
 
@@ -95,10 +97,11 @@ public actor TokenProvider {
     /// Forgets `token` after F&O refused it, so the next `token()` asks Entra again.
     public func invalidate(_ token: AccessToken) {
         if current == token { current = nil }
+        refused.insert(token.value)
     }
 
     private func obtain() async throws -> AccessToken {
-        if let cached = await cache?.load(credentials), clock.now() < cached.refreshAt { return cached }
+        if let cached = await cache?.load(credentials), clock.now() < cached.refreshAt, !refused.contains(cached.value) { return cached }
         let token = try await fetch()
         await cache?.save(token, for: credentials)
         return token

@@ -76,7 +76,9 @@ struct PostingHarness: Sendable {
                     try await ConnectionRepository(store: store).add(connection, key: key)
                     var retry = RetryPolicy()
                     retry.maxRetryAfter = 60
-                    let remotes = LiveRemoteSystems(httpClient: .shared, store: store, clock: clock, sleeper: sleeper, retry: retry, signingClock: SystemWallClock(), logger: logger)
+                    // As in production: tokens sealed in the store (so the expiry scenarios cover the cache too).
+                    let remotes = LiveRemoteSystems(httpClient: .shared, store: store, clock: clock, sleeper: sleeper, tokenCache: SealedTokenCache(store: store, key: key, clock: clock),
+                                                    retry: retry, signingClock: SystemWallClock(), logger: logger)
                     let connections = StoredConnections(repository: ConnectionRepository(store: store), key: key, clock: clock, freshness: 0)
                     var posterSettings = OrderPoster.Settings()
                     posterSettings.entityLeaseWait = 0.01
