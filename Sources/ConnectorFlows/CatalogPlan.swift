@@ -21,7 +21,8 @@ struct CatalogPlan: Sendable {
     var productCreates: [ProductCreate] = []
     var productUpdates: [ProductUpdate] = []
     var variations: [VariationWork] = []
-    /// Adopted items whose owned values already match: only their state is saved.
+    /// Items whose state changes without a write: adopted ones whose owned values already match,
+    /// retired variations already at zero.
     var adoptedUnchanged: [CatalogSKUState] = []
     var changes: [CatalogPush.Change] = []
     var failures: [(sku: String, why: String)] = []
@@ -284,6 +285,14 @@ struct CatalogPlanner {
             switch state.kind {
             case "variation":
                 guard owned.contains("stock"), let parentID = state.parentID else { continue }
+                if state.pushed["stock"] == "0" {
+                    // Already at zero in WooCommerce: only the state learns it is retired.
+                    var retired = state
+                    retired.retired = true
+                    retired.pushedAt = now
+                    plan.adoptedUnchanged.append(retired)
+                    continue
+                }
                 pushed["stock"] = "0"
                 var input = WooVariationInput()
                 input.manageStock = true; input.stockQuantity = 0; input.stockStatus = "outofstock"
@@ -301,7 +310,11 @@ struct CatalogPlanner {
                     pushed["stock"] = "0"
                     detail = "no longer web-sellable in F&O: stock → 0"
                 } else if state.kind == "variable" {
-                    // Its variations are zeroed one by one.
+                    // Its variations are zeroed one by one; the parent itself is not written.
+                    var retired = state
+                    retired.retired = true
+                    retired.pushedAt = now
+                    plan.adoptedUnchanged.append(retired)
                     plan.changes.append(.init(sku: state.sku, action: .retire, detail: "no longer web-sellable in F&O: its variations go out of stock"))
                     continue
                 } else {

@@ -158,6 +158,24 @@ import WooCommerceEmulator
         }
     }
 
+    @Test func withOutOfStockARetiredMasterKeepsItsStatusAndItsVariationsGoToZero() async throws {
+        try await CatalogHarness.run(catalog: { $0.safetyValveShare = 1; $0.retiredAction = .outOfStock }) { h in
+            try await h.run()
+            try await h.setItemGroup("TSHIRT-01", "Retail")
+            // A run for some items only never retires the others.
+            #expect(try await h.run(itemNumbers: ["MUG-01"]).retired == 0)
+            let report = try await h.run()
+            #expect(report.retired == 2, "the two variations that had stock (L/Blue is at 0 already: \(report.changes))")
+            let tshirt = try #require(try await h.products()["TSHIRT-01"])
+            #expect(tshirt["status"]?.stringValue == "draft", "status untouched (it was created as a draft)")
+            let variations = try await h.variations(try #require(tshirt["id"]?.intValue))
+            #expect(variations.values.allSatisfy { $0["stock_quantity"]?.intValue == 0 && $0["stock_status"]?.stringValue == "outofstock" })
+            let after = try await h.run()
+            #expect(after.wooWrites == 0 && after.changes.isEmpty, "retired once: \(after.changes)")
+            #expect(try await h.push.states(connectionID: h.connection.id).values.filter(\.retired).count == 4)
+        }
+    }
+
     @Test func anEmptyOrPartialF_OReadChangesNothingAndRaisesOneAlert() async throws {
         try await CatalogHarness.run(catalog: { $0.safetyValveShare = 0.02 }) { h in
             try await h.addHoodie()
