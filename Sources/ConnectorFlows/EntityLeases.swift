@@ -26,12 +26,14 @@ extension OrderPoster {
         let owner = UUID().uuidString.lowercased()
         for _ in 0..<settings.entityLeaseAttempts {
             if let lease = try await store.acquireLease(key, owner: owner, ttl: settings.entityLeaseTTL).lease {
+                let keeper = LeaseKeeper.current
+                keeper?.hold(lease, ttl: settings.entityLeaseTTL)
                 do {
                     let value = try await body()
-                    _ = try? await store.releaseLease(lease)
+                    _ = try? await store.releaseLease(keeper?.drop(key) ?? lease)
                     return value
                 } catch {
-                    _ = try? await store.releaseLease(lease)
+                    _ = try? await store.releaseLease(keeper?.drop(key) ?? lease)
                     throw error
                 }
             }

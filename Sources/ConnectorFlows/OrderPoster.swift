@@ -96,8 +96,12 @@ public struct OrderPoster: Sendable {
         record.attempts += 1
         let result: PostResult
         var failure: (any Error)?
+        let keeper = LeaseKeeper(store: store)
+        keeper.hold(lease, ttl: settings.orderLeaseTTL)
         do {
-            result = try await work(connection: connection, orderID: orderID, timeline: timeline, logger: logger)
+            result = try await LeaseKeeper.$current.withValue(keeper) {
+                try await work(connection: connection, orderID: orderID, timeline: timeline, logger: logger)
+            }
         } catch {
             timeline.add("error", "\(error)")
             failure = error
@@ -127,7 +131,7 @@ public struct OrderPoster: Sendable {
             // Stays pending; the drain leaves it alone for a growing delay (Retry-After at least).
             await deferPending(connectionID: connectionID, orderID: orderID, after: after)
         }
-        _ = try? await store.releaseLease(lease)
+        _ = try? await store.releaseLease(keeper.drop(lease.key) ?? lease)
         logger.info("order.result", metadata: ["result": "\(Self.label(result))"])
         return result
     }
@@ -164,9 +168,10 @@ public struct OrderPoster: Sendable {
 
     private func work(connection: Connection, orderID: Int, timeline: Timeline, logger: Logger) async throws -> PostResult {
         let woo = try remotes.woocommerce(connection)
+        let keeper = LeaseKeeper.current
         let fo = try remotes.dynamics(connection).observing { call in
             timeline.add("call", "F&O", call: "\(call.method) \(call.path) → \(call.status) in \(call.milliseconds) ms")
-        }
+        }.guarding { try await keeper?.renewAll() }
         let linkKey = Keyspace.orderLink(connection.id, orderID: orderID)
         var stored = try await store.getJSON(OrderLink.self, linkKey)
 
@@ -398,8 +403,13 @@ public struct OrderPoster: Sendable {
             // check is repeated under the lease (another worker may have just created it).
             try await withEntityLease(fo: fo, entity: "customers") {
                 if try await fo.read(key, select: ["CustomerAccount"], as: FOCustomer.Account.self) != nil { return }
-                let _: FOCustomer.Account = try await fo.create(FOEntity.customers, customer.record)
-                timeline.add("customer", "created \(customer.account)")
+                do {
+                    let _: FOCustomer.Account = try await fo.create(FOEntity.customers, customer.record)
+                    timeline.add("customer", "created \(customer.account)")
+                } catch let error as ConnectorError where error == .remoteRejected && error.message.contains("already exists") {
+                    // Created meanwhile by a writer outside these leases (a person, another tool): it is there.
+                    timeline.add("customer", "\(customer.account) already exists")
+                }
             }
         } else {
             timeline.add("customer", "\(customer.account) exists")

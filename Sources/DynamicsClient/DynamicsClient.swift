@@ -63,14 +63,15 @@ public struct DynamicsClient: Sendable {
     private let gate: (any ThrottleGate)?
     private let logger: Logger
     private let observer: (@Sendable (RemoteCall) -> Void)?
+    private let beforeWrite: (@Sendable () async throws -> Void)?
 
     public init(configuration: Configuration, httpClient: HTTPClient, tokens: TokenProvider, clock: any WallClock, sleeper: any Sleeper,
                 throttleGate: (any ThrottleGate)?, logger: Logger) {
-        self.init(configuration: configuration, http: httpClient, tokens: tokens, clock: clock, sleeper: sleeper, gate: throttleGate, logger: logger, observer: nil)
+        self.init(configuration: configuration, http: httpClient, tokens: tokens, clock: clock, sleeper: sleeper, gate: throttleGate, logger: logger, observer: nil, beforeWrite: nil)
     }
 
     private init(configuration: Configuration, http: HTTPClient, tokens: TokenProvider, clock: any WallClock, sleeper: any Sleeper,
-                 gate: (any ThrottleGate)?, logger: Logger, observer: (@Sendable (RemoteCall) -> Void)?) {
+                 gate: (any ThrottleGate)?, logger: Logger, observer: (@Sendable (RemoteCall) -> Void)?, beforeWrite: (@Sendable () async throws -> Void)?) {
         self.configuration = configuration
         self.http = http
         self.tokens = tokens
@@ -79,11 +80,19 @@ public struct DynamicsClient: Sendable {
         self.gate = gate
         self.logger = logger
         self.observer = observer
+        self.beforeWrite = beforeWrite
     }
 
     /// The same client, reporting every HTTP exchange to `observer` (an order's audit timeline).
     public func observing(_ observer: @escaping @Sendable (RemoteCall) -> Void) -> DynamicsClient {
-        DynamicsClient(configuration: configuration, http: http, tokens: tokens, clock: clock, sleeper: sleeper, gate: gate, logger: logger, observer: observer)
+        DynamicsClient(configuration: configuration, http: http, tokens: tokens, clock: clock, sleeper: sleeper, gate: gate, logger: logger, observer: observer, beforeWrite: beforeWrite)
+    }
+
+    /// The same client, calling `check` right before every write is sent (each attempt, after
+    /// any wait): a worker proves it still holds its leases there, so a wait that outlived a
+    /// lease can never end in a write someone else is also making.
+    public func guarding(_ check: @escaping @Sendable () async throws -> Void) -> DynamicsClient {
+        DynamicsClient(configuration: configuration, http: http, tokens: tokens, clock: clock, sleeper: sleeper, gate: gate, logger: logger, observer: observer, beforeWrite: check)
     }
 
     public var legalEntity: String { configuration.legalEntity }
@@ -266,6 +275,7 @@ public struct DynamicsClient: Sendable {
                 request.headers.add(name: "Content-Type", value: contentType)
                 request.body = .bytes(body)
             }
+            if method != .GET, let beforeWrite { try await beforeWrite() }
             let started = clock.now()
             let path = Self.pathForAudit(url)
             let response: Response
