@@ -100,12 +100,19 @@ public struct OrderMapper: Sendable {
             record["ItemNumber"] = .string(item)
             for (property, value) in dimensions.sorted(by: { $0.key < $1.key }) { record[property] = .string(value) }
             record["OrderedSalesQuantity"] = .decimal(quantity)
-            // Coupons become a per-unit line discount, so the line amount is WooCommerce's line total.
-            let unitPrice = quantity == 0 ? subtotal : subtotal / quantity
-            record["SalesPrice"] = .decimal(unitPrice)
+            // F&O computes the line amount itself (quantity × price ÷ price unit − quantity × unit
+            // discount); the fields are chosen so that it comes out as WooCommerce's line total to
+            // the cent — never by sending a rounded unit price.
             let discount = subtotal - total
-            if discount != 0 { record["LineDiscountAmount"] = .decimal(quantity == 0 ? discount : discount / quantity) }
-            record["LineAmount"] = .decimal(total)
+            if quantity == 1 || (Self.isCents(subtotal / quantity) && Self.isCents(discount / quantity)) {
+                record["SalesPrice"] = .decimal(quantity == 0 ? subtotal : subtotal / quantity)
+                if discount != 0 { record["LineDiscountAmount"] = .decimal(quantity == 0 ? discount : discount / quantity) }
+            } else {
+                // A coupon that does not divide into whole cents per unit: the net price for the
+                // whole quantity as the price unit, so nothing is rounded.
+                record["SalesPrice"] = .decimal(total)
+                record["SalesPriceQuantity"] = .decimal(quantity)
+            }
             record["CurrencyCode"] = .string(currency)
             if let taxClass, let code = itemTaxGroup(taxClass: taxClass, problems: &problems) { record["SalesTaxItemGroupCode"] = .string(code) }
             if let taxGroup { record["SalesTaxGroupCode"] = .string(taxGroup) }
@@ -306,6 +313,14 @@ public struct OrderMapper: Sendable {
             problems.append(.init("variation \(item.sku ?? "?") carries no attribute mapped to an F&O dimension", fix: "map its attributes in mapping.variantDimensions (e.g. \"Size\": \"size\")"))
         }
         return dimensions
+    }
+
+    /// True when `value` has no more than two decimals (whole cents).
+    static func isCents(_ value: Decimal) -> Bool {
+        var value = value
+        var rounded = Decimal()
+        NSDecimalRound(&rounded, &value, 2, .plain)
+        return rounded == value
     }
 
     /// `pa_size`, `Size` and `size` all name the same attribute.

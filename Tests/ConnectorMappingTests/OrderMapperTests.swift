@@ -49,16 +49,20 @@ import WooCommerceClient
         #expect(plan.header["CustomerPaymentMethodName"] == .string("BANK"))
         #expect(plan.header["ArePricesIncludingSalesTax"] == .enumMember(type: "NoYes", member: "No"))
 
-        // Widget 2 × 19.99 with the 10% coupon (3.99) as a per-unit discount; the tee is a variation of MLC-TEE.
+        // Widget 2 × 19.99 with the 10% coupon (3.99): 1.995 per unit is not whole cents, so the
+        // net 35.99 is the price of 2 units — nothing rounded. The tee (1 unit) keeps its 2.01 discount.
         #expect(plan.lines.count == 4)
         let widget = plan.lines[0].record
         #expect(widget["ItemNumber"] == .string("MLC-WIDGET-001"))
-        #expect(widget["SalesPrice"] == .decimal(Decimal(string: "19.99")!))
-        #expect(widget["LineDiscountAmount"] == .decimal(Decimal(string: "1.995")!))
-        #expect(widget["LineAmount"] == .decimal(Decimal(string: "35.99")!))
+        #expect(widget["SalesPrice"] == .decimal(Decimal(string: "35.99")!))
+        #expect(widget["SalesPriceQuantity"] == .decimal(2))
+        #expect(widget["LineDiscountAmount"] == nil)
+        #expect(widget["LineAmount"] == nil)
         #expect(widget["SalesTaxItemGroupCode"] == .string("FULL"))
         let tee = plan.lines[1].record
         #expect(tee["ItemNumber"] == .string("MLC-TEE"))
+        #expect(tee["SalesPrice"] == .decimal(Decimal(string: "20.00")!))
+        #expect(tee["LineDiscountAmount"] == .decimal(Decimal(string: "2.01")!))
         #expect(tee["ProductSizeId"] == .string("M"))
         #expect(tee["SalesTaxItemGroupCode"] == .string("REDUCED"))
         #expect(plan.lines[2].record["ItemNumber"] == .string("FREIGHT"))
