@@ -136,6 +136,21 @@ public struct OrderPoster: Sendable {
         return result
     }
 
+    /// `mlc replay --accept-edits`: forgets what the order looked like when it was posted, so the
+    /// next attempt takes its current state as posted (after a person adjusted F&O by hand).
+    public func acceptCurrentState(connectionID: String, orderID: Int) async throws -> Bool {
+        let key = Keyspace.orderLink(connectionID, orderID: orderID)
+        guard var stored = try await store.getJSON(OrderLink.self, key) else { return false }
+        for _ in 0..<3 {
+            var link = stored.value
+            link.fingerprint = ""
+            if case .swapped = try await store.compareAndSwapJSON(key, expectedVersion: stored.version, link) { return true }
+            guard let again = try await store.getJSON(OrderLink.self, key) else { return false }
+            stored = again
+        }
+        throw ConnectorError.conflict("order \(orderID)'s link kept changing", fix: "run the replay again")
+    }
+
     /// Records a transient failure on the order's pending work: attempts + 1, and a retry time
     /// 30 s · 2^(attempts − 1), capped at an hour, never sooner than F&O's `Retry-After`.
     func deferPending(connectionID: String, orderID: Int, after: Double?) async {
@@ -206,8 +221,11 @@ public struct OrderPoster: Sendable {
         }
         timeline.add("mapped", "\(plan.lines.count) lines, net \(plan.expectedNet), tax \(plan.expectedTax), customer \(plan.customer.account)")
 
-        if let link = stored?.value, link.linesComplete, link.fingerprint != plan.fingerprint {
-            return .parked("order \(orderID) was edited in WooCommerce after it was posted as F&O sales order \(link.salesOrderNumber ?? "?"); nothing was changed in F&O — adjust the sales order there, then replay")
+        // An edit after posting is never applied to F&O; the order's new refunds still are.
+        var edited: String?
+        if let link = stored?.value, link.linesComplete, !link.fingerprint.isEmpty, link.fingerprint != plan.fingerprint {
+            edited = "order \(orderID) was edited in WooCommerce after it was posted as F&O sales order \(link.salesOrderNumber ?? "?"); nothing was changed in F&O — adjust the sales order there, then: mlc replay \(connection.id):order:\(orderID) --accept-edits"
+            timeline.add("edited", edited!)
         }
 
         var link = stored?.value ?? OrderLink(orderID: orderID, reference: plan.reference, customerAccount: plan.customer.account, currency: plan.currency,
@@ -229,7 +247,15 @@ public struct OrderPoster: Sendable {
             }
         }
 
+        if link.linesComplete && link.fingerprint.isEmpty {
+            // `mlc replay --accept-edits`: a person confirmed F&O matches the order as it is now.
+            link.fingerprint = plan.fingerprint
+            try await saveLink()
+            timeline.add("edited", "the current state was accepted as posted")
+        }
         var journalPlans = ([plan.payment].compactMap { $0 } + plan.refunds).filter { link.position(for: $0) == nil }
+        if edited != nil { journalPlans = journalPlans.filter { $0.kind == .refund } }
+        if let edited, journalPlans.isEmpty { return .parked(edited) }
         if link.linesComplete && journalPlans.isEmpty {
             timeline.add("posted", "already in F&O as \(link.salesOrderNumber ?? "?"); nothing to write")
             return .posted(salesOrderNumber: link.salesOrderNumber ?? "?")
@@ -323,6 +349,7 @@ public struct OrderPoster: Sendable {
         }
         try await saveLink()
         for skipped in plan.skippedRefunds { timeline.add("refund.skipped", "refund \(skipped.refundID) (\(skipped.amount)): \(skipped.reason)") }
+        if let edited { return .parked(edited) }
         return .posted(salesOrderNumber: link.salesOrderNumber ?? "?")
     }
 

@@ -194,7 +194,13 @@ public struct OrderMapper: Sendable {
         }
 
         guard problems.isEmpty else { return .problems(problems) }
-        let fingerprintText = ([customer.account, currency] + lines.map { "\($0.reference)|\($0.record.jsonText)" }).joined(separator: "\n")
+        // WooCommerce's facts only — never the mapped F&O fields, or a mapping change made
+        // with `connection update` would look like an edit of every order already posted.
+        var facts = ["customer \(order.customerID) \(order.isGuest ? order.billing.email.lowercased() : "")", "currency \(currency)"]
+        facts += order.lineItems.map { "item \($0.id) \($0.productID) \($0.variationID) \($0.sku ?? "") \($0.quantity) \($0.subtotal) \($0.total)" }
+        facts += order.shippingLines.map { "shipping \($0.id) \($0.total)" }
+        facts += order.feeLines.map { "fee \($0.id) \($0.total)" }
+        let fingerprintText = facts.joined(separator: "\n")
         return .planned(OrderPlan(
             orderID: order.id, reference: reference,
             suppliedSalesOrderNumber: connection.dynamics.supplySalesOrderNumber ? reference : nil,

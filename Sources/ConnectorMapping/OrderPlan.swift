@@ -25,8 +25,9 @@ public struct OrderPlan: Sendable, Equatable {
     public var refunds: [JournalLinePlan]
     /// Refunds that are deliberately not posted, with the reason (shown in the audit).
     public var skippedRefunds: [SkippedRefund]
-    /// A digest of what the sales order is made of (customer, currency, lines): a later state
-    /// with another fingerprint is an edit after posting, which parks instead of changing F&O.
+    /// A digest of what the sales order is made of in WooCommerce (customer, currency, the lines'
+    /// ids, products, quantities and amounts): a later state with another fingerprint is an edit
+    /// after posting, which parks instead of changing F&O.
     public var fingerprint: String
 }
 

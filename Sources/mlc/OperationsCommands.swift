@@ -131,6 +131,7 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(help: "Every record updated since this instant (RFC 3339, e.g. 2026-11-26T00:00:00Z).") var since: String?
     @Option(help: "Only this connection (with --failed / --since).") var connection: String?
     @Flag(name: .customLong("dry-run"), help: "Show what would be posted; write nothing.") var dryRun = false
+    @Flag(name: .customLong("accept-edits"), help: "For orders parked as edited after posting: F&O was adjusted by hand; take the order as it is now as posted.") var acceptEdits = false
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
@@ -163,6 +164,9 @@ struct ReplayCommand: AsyncParsableCommand {
                     if dryRun {
                         print("\(target): " + (try await services.poster.preview(connectionID: target.connection, orderID: orderID)))
                         continue
+                    }
+                    if acceptEdits, try await services.poster.acceptCurrentState(connectionID: target.connection, orderID: orderID) {
+                        print("\(target): its current state is accepted as posted")
                     }
                     let work = PendingWork(connection: target.connection, kind: "order", resourceID: target.id, firstSeenAt: Date(), origin: "replay")
                     _ = try await services.store.insertIfAbsent(Keyspace.pending(target.connection, kind: "order", resourceID: target.id), work.encoded())

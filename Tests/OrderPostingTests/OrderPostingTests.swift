@@ -127,15 +127,31 @@ import Testing
         }
     }
 
-    @Test func anEditAfterPostingParksAndChangesNothing() async throws {
+    @Test func anEditAfterPostingParksAndChangesNothingButItsRefundsStillPost() async throws {
         try await PostingHarness.run { h in
             let id = try await h.paidOrder()
             #expect(await h.post(id) == .posted(salesOrderNumber: "WC\(id)"))
+            // A mapping change is not an edit of the order.
+            var remapped = h.connection
+            remapped.mapping.warehouse = "12"
+            try await ConnectionRepository(store: h.store).update(remapped, key: h.key)
+            #expect(await h.post(id) == .posted(salesOrderNumber: "WC\(id)"))
+
             let lineID = try #require(try await h.shop.send("/orders/\(id)", method: "GET")["line_items"]?.arrayValue?.first?["id"]?.intValue)
             try await h.shop.send("/orders/\(id)", #"{"line_items":[{"id":\#(lineID),"quantity":3}]}"#, method: "PUT")
+            try await h.shop.send("/orders/\(id)/refunds", #"{"amount":"5.00","reason":"late","api_refund":false}"#)
             guard case .parked(let reason) = await h.post(id) else { Issue.record("expected parked"); return }
-            #expect(reason.contains("edited") && reason.contains("WC\(id)"))
+            #expect(reason.contains("edited") && reason.contains("WC\(id)") && reason.contains("--accept-edits"))
             #expect(h.lineAmounts(salesOrder: "WC\(id)").reduce(0, +) == Decimal(30))
+            let refunds = h.dynamics.records("CustomerPaymentJournalLines").filter { ($0["PaymentReference"]?.stringValue ?? "").hasPrefix("WC\(id)R") }
+            #expect(refunds.count == 1)
+
+            // After a person adjusted F&O: accept the current state; the order is posted again, nothing written.
+            #expect(try await h.poster.acceptCurrentState(connectionID: "acme", orderID: id))
+            let before = h.dynamics.requestLog.filter { $0.method != "GET" }.count
+            #expect(await h.post(id) == .posted(salesOrderNumber: "WC\(id)"))
+            #expect(await h.post(id) == .posted(salesOrderNumber: "WC\(id)"))
+            #expect(h.dynamics.requestLog.filter { $0.method != "GET" }.count == before)
         }
     }
 
