@@ -74,6 +74,11 @@ public enum ConnectionFile {
         guard ConnectionID.isValid(c.id) else {
             throw fail("id", "must be 1–40 lower-case letters, digits or '-', starting with a letter or digit")
         }
+        // Accepted by the schema but not applied by this build: refused rather than silently ignored.
+        guard c.mapping.defaultDimensions.isEmpty else {
+            throw fail("mapping.defaultDimensions", "is not applied by this build yet (F&O's display-value format is tenant-specific)",
+                       fix: "remove it, and set the default dimensions on the customer group or the items in F&O meanwhile")
+        }
         // WooCommerce
         // The same normaliser the receiver compares X-WC-Webhook-Source with: a URL it cannot
         // read would make every delivery fail the source check.

@@ -83,6 +83,13 @@ struct ConnectionFileTests {
         #expect(text.contains("acme.json"))
     }
 
+    @Test func aSettingThisBuildDoesNotApplyIsRefusedNotIgnored() {
+        var object = Self.minimal
+        object["mapping"] = ["defaultDimensions": ["Channel": "WEB"]]
+        let text = message { _ = try parse(object) }
+        #expect(text.contains("mapping.defaultDimensions") && text.contains("not applied"))
+    }
+
     @Test func wrongTypesAndBadValuesAreNamed() {
         var object = Self.minimal
         object["sandbox"] = "yes"
