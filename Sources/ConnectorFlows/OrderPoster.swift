@@ -206,8 +206,9 @@ public struct OrderPoster: Sendable {
         if let link = stored?.value, let number = link.salesOrderNumber, ["cancelled", "trash", "failed"].contains(order.status) {
             return .parked("order \(orderID) is \(order.status) in WooCommerce but F&O sales order \(number) exists; nothing was changed in F&O — cancel it there if that is right")
         }
-        // A fully refunded order was paid: its refunds still have to reach F&O.
-        guard isPaid || (order.status == "refunded" && stored != nil) else {
+        // A fully refunded order was paid: it, its payment and its refunds reach F&O, as finance
+        // reconciles them (posted before or not).
+        guard isPaid || (order.status == "refunded" && (stored != nil || order.datePaidGMT != nil)) else {
             return .skipped("status \(order.status) is not a paid status (\(connection.orders.paidStatuses.joined(separator: ", ")))")
         }
 
@@ -349,6 +350,12 @@ public struct OrderPoster: Sendable {
         }
         try await saveLink()
         for skipped in plan.skippedRefunds { timeline.add("refund.skipped", "refund \(skipped.refundID) (\(skipped.amount)): \(skipped.reason)") }
+        if !plan.skippedRefunds.isEmpty {
+            // Money went back to a customer without a journal line: finance must know.
+            await alerts.raise(connection: connection.id, reason: "refund-not-posted",
+                               detail: "order \(orderID): refund(s) \(plan.skippedRefunds.map { "\($0.refundID) (\($0.amount))" }.joined(separator: ", ")) not posted — \(plan.skippedRefunds[0].reason)",
+                               window: .seconds(connection.alerts.windowMinutes * 60), logger: logger)
+        }
         if let edited { return .parked(edited) }
         return .posted(salesOrderNumber: link.salesOrderNumber ?? "?")
     }

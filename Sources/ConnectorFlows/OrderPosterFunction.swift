@@ -110,10 +110,13 @@ public struct OrderPosterFunction: FunctionHandler {
             }
         }
         let summary = counts.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }.joined(separator: ",")
-        if counts["retry", default: 0] > 0 || counts["customer.retry", default: 0] > 0 || work.count > drainLimit || deferred > 0 {
-            return .retry("\(counts["retry", default: 0] + deferred + max(0, work.count - drainLimit)) order(s) stay pending (\(deferred) waiting out a retry delay)", status: 503)
+        // Work waiting out its retry delay is not a failure of this drain: answering 503 would make
+        // the platform retry (and finally dead-letter) the drain event itself.
+        if counts["retry", default: 0] > 0 || counts["customer.retry", default: 0] > 0 || work.count > drainLimit {
+            return .retry("\(counts["retry", default: 0] + counts["customer.retry", default: 0] + max(0, work.count - drainLimit)) order(s) stay pending", status: 503)
         }
-        return .done(200, json: "{\"status\":\"drained\",\(summary.isEmpty ? "\"orders\":0" : summary)}", reason: "drained")
+        let waiting = deferred > 0 ? ",\"deferred\":\(deferred)" : ""
+        return .done(200, json: "{\"status\":\"drained\",\(summary.isEmpty ? "\"orders\":0" : summary)\(waiting)}", reason: "drained")
     }
 
     static func outcome(_ result: PostResult, orderID: Int) -> Outcome {

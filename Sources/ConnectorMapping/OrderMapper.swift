@@ -34,7 +34,8 @@ public struct OrderMapper: Sendable {
         case .perEmail:
             let normalised = email.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
             let digest = Digests.sha256Hex(Array(normalised.utf8)).uppercased()
-            let room = max(6, 20 - prefix.count - 1)
+            // At least 10 hex digits (40 bits) keep distinct guests apart; a longer prefix is a mapping problem.
+            let room = max(10, 20 - prefix.count - 1)
             return prefix + "G" + digest.prefix(room)
         }
     }
@@ -58,6 +59,9 @@ public struct OrderMapper: Sendable {
         }
 
         let customer = customerPlan(order: order, currency: currency)
+        if customer.account.count > 20 || customer.account.contains("-") || customer.account.contains("*") {
+            problems.append(.init("customer account \(customer.account) is longer than 20 characters or contains - or *", fix: "shorten orders.referencePrefix or mapping.customerAccountDigits, or set mapping.guestAccount"))
+        }
         let destination = order.shipping.country.isEmpty ? order.billing : order.shipping
         let taxGroup = salesTaxGroup(country: destination.country, state: destination.state, problems: &problems)
         let shippingDate = ODataValue.utcDate(of: order.dateCreatedGMT ?? order.datePaidGMT ?? Date(timeIntervalSince1970: 0))
@@ -74,7 +78,8 @@ public struct OrderMapper: Sendable {
         header["InvoiceCustomerAccountNumber"] = .string(customer.account)
         header["CurrencyCode"] = .string(currency)
         header["CustomersOrderReference"] = .string(reference)
-        header["CustomerRequisitionNumber"] = .string(Formatting.bounded(order.number, limit: 20))
+        // The order number as people know it; never truncated (a longer one stays in the reference's order id).
+        if order.number.count <= 20 { header["CustomerRequisitionNumber"] = .string(order.number) }
         header["RequestedShippingDate"] = shippingDate
         // Amounts are sent without tax whatever the store's setting: WooCommerce's line totals exclude it.
         header["ArePricesIncludingSalesTax"] = .noYes(false)

@@ -370,11 +370,19 @@ public struct DynamicsClient: Sendable {
     /// F&O's error, with the Infolog text of `innererror.message` (the useful part) when present.
     static func error(status: Int, body: Data, retryAfterHeader: String?, what: String) -> ConnectorError {
         let text = DynamicsErrorBody.message(from: body)
+        let type = DynamicsErrorBody.innerType(from: body) ?? ""
+        let lowered = text?.lowercased() ?? ""
         switch status {
         case 429:
             return .throttled("F&O throttled \(what)", retryAfter: retryAfterHeader.flatMap(Double.init) ?? 30)
         case 401, 403:
             return .credentialsRejected("F&O refused \(what) (\(status))\(text.map { ": \($0)" } ?? "")", fix: "check the app registration and its F&O user's roles")
+        // Two writers on one record (journals in particular): someone else's change, retried.
+        case _ where lowered.contains("update conflict") || lowered.contains("cannot edit a record") || lowered.contains("another user has changed"):
+            return .conflict("F&O reported a concurrent change on \(what): \(text ?? "")", fix: "retried")
+        // A write F&O's business logic refused, whatever the status (older F&O answers 500): never retried.
+        case _ where type.contains("AxODataWriteException"):
+            return .remoteRejected("F&O refused \(what) (\(status)): \(text ?? "no message")", fix: "fix the mapping or the F&O setup it names, then replay")
         case 500...599 where !(text?.contains("Infolog") ?? false):
             return .remoteUnavailable("F&O answered \(status) to \(what)\(text.map { ": \($0)" } ?? "")", fix: "retried later")
         default:
@@ -385,6 +393,12 @@ public struct DynamicsClient: Sendable {
 
 /// Reads F&O's error envelope: `{"error":{"code":"","message":"An error has occurred.","innererror":{"message":"…"}}}`.
 enum DynamicsErrorBody {
+    /// `innererror.type`, e.g. `Microsoft.Dynamics.Platform.Integration.Services.OData.AxODataWriteException`.
+    static func innerType(from body: Data) -> String? {
+        guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any], let error = object["error"] as? [String: Any] else { return nil }
+        return (error["innererror"] as? [String: Any])?["type"] as? String
+    }
+
     static func message(from body: Data) -> String? {
         guard !body.isEmpty else { return nil }
         if let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any], let error = object["error"] as? [String: Any] {

@@ -84,6 +84,12 @@ import Testing
         #expect(rejected.message.contains("The value 'WEB' in field 'Customer group'"))
         let gateway = DynamicsClient.error(status: 502, body: Data("<html><body>Bad gateway</body></html>".utf8), retryAfterHeader: nil, what: "read")
         #expect(gateway == .remoteUnavailable && gateway.disposition == .transient)
+        // Classified by innererror.type, not the status: an old-style 500 write failure is a refusal.
+        let oldStyle = Data(#"{"error":{"code":"","message":"An error has occurred.","innererror":{"message":"Cannot create a record in Customer groups (CustGroup).","type":"Microsoft.Dynamics.Platform.Integration.Services.OData.AxODataWriteException"}}}"#.utf8)
+        #expect(DynamicsClient.error(status: 500, body: oldStyle, retryAfterHeader: nil, what: "$batch") == .remoteRejected)
+        let conflict = Data(#"{"error":{"code":"","message":"An error has occurred.","innererror":{"message":"Cannot edit a record in Journal lines (LedgerJournalTrans). An update conflict occurred due to another user process deleting the record or changing one or more fields in the record.","type":"Microsoft.Dynamics.Platform.Integration.Services.OData.AxODataWriteException"}}}"#.utf8)
+        let busy = DynamicsClient.error(status: 400, body: conflict, retryAfterHeader: nil, what: "create in CustomerPaymentJournalLines")
+        #expect(busy == .conflict && busy.disposition == .transient)
         let throttled = DynamicsClient.error(status: 429, body: Data(), retryAfterHeader: "7", what: "read")
         #expect(throttled == .throttled && throttled.retryAfter == 7)
     }

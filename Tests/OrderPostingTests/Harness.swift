@@ -106,7 +106,8 @@ struct PostingHarness: Sendable {
         let context = InvocationContext(function: "order-poster", invocationID: "test", logger: logger)
         for round in 1...rounds {
             let outcome = await function.drain(connection: connection.id, context: context, honourRetryDelays: round == 1)
-            if outcome.kind == .done { return round }
+            let left = (try? await store.listAll(prefix: Keyspace.pending(connection.id))) ?? []
+            if outcome.kind == .done && left.isEmpty { return round }
         }
         return rounds
     }
