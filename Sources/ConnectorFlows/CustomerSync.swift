@@ -17,14 +17,29 @@ public struct CustomerSync: Sendable {
     let clock: any WallClock
     let records: AuditRecords
     let alerts: AlertCenter
+    /// The order poster whose legal-entity leases customer writes share.
+    let poster: OrderPoster?
 
-    public init(store: any KeyValueStore, connections: any ConnectionSource, remotes: any RemoteSystems, clock: any WallClock, retention: Duration) {
+    public init(store: any KeyValueStore, connections: any ConnectionSource, remotes: any RemoteSystems, clock: any WallClock, retention: Duration,
+                sharingLeasesWith poster: OrderPoster? = nil) {
+        self.poster = poster
         self.store = store
         self.connections = connections
         self.remotes = remotes
         self.clock = clock
         self.records = AuditRecords(store: store, clock: clock, retention: retention)
         self.alerts = AlertCenter(store: store, clock: clock)
+    }
+
+    /// A transient failure waits like an order's: attempts + 1 and a growing `retryAt`.
+    func deferPending(connectionID: String, customerID: Int, after: Double?) async {
+        let key = Keyspace.pending(connectionID, kind: "customer", resourceID: String(customerID))
+        guard let current = try? await store.getJSON(PendingWork.self, key) else { return }
+        var work = current.value
+        let attempts = (work.attempts ?? 0) + 1
+        work.attempts = attempts
+        work.retryAt = clock.now().addingTimeInterval(max(after ?? 0, min(3600, 30 * pow(2, Double(min(attempts, 12) - 1)))))
+        _ = try? await store.compareAndSwap(key, expectedVersion: current.version, work.encoded(), ttl: nil)
     }
 
     struct Current: Decodable {
@@ -51,7 +66,10 @@ public struct CustomerSync: Sendable {
             await alerts.raise(connection: connectionID, reason: "record-parked", detail: "customer \(customerID): \(reason)", window: .seconds(window * 60), logger: logger)
         }
         try? await records.save(record)
-        if case .retryLater = result { return result }
+        if case .retryLater(_, let after) = result {
+            await deferPending(connectionID: connectionID, customerID: customerID, after: after)
+            return result
+        }
         _ = try? await store.delete(Keyspace.pending(connectionID, kind: "customer", resourceID: String(customerID)))
         return result
     }
@@ -87,7 +105,12 @@ public struct CustomerSync: Sendable {
         } else {
             changes["OrganizationName"] = nil
         }
-        try await fo.update(key, changes)
+        // CustomersV3 is "single thread only": the same legal-entity lease as customer creation.
+        if let poster {
+            try await poster.withEntityLease(fo: fo, entity: "customers") { try await fo.update(key, changes) }
+        } else {
+            try await fo.update(key, changes)
+        }
         timeline.add("customer", "updated \(account): \(changes.names.joined(separator: ", "))")
         return .posted(salesOrderNumber: account)
     }

@@ -102,8 +102,10 @@ public struct OrderPosterFunction: FunctionHandler {
         if let customers {
             for id in connections {
                 let prefix = Keyspace.pending(id, kind: "customer")
+                let now = poster.clock.now()
                 for item in (try? await store.listAll(prefix: prefix)) ?? [] {
                     guard let customerID = Int(item.key.dropFirst(prefix.count)) else { continue }
+                    if honourRetryDelays, let retryAt = (try? StoreJSON.decoder.decode(PendingWork.self, from: Data(item.value)))?.retryAt, retryAt > now { continue }
                     let result = await customers.sync(connectionID: id, customerID: customerID, logger: logger)
                     counts["customer." + OrderPoster.label(result), default: 0] += 1
                 }

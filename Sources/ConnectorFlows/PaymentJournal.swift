@@ -41,9 +41,11 @@ extension OrderPoster {
                 }
                 do {
                     return (try await fo.submit(changeset: all), positions)
-                } catch let error as ConnectorError where error == .remoteRejected && attempt == 1 {
-                    // Posted in F&O meanwhile, or a line number taken by hand? Check, then try once more.
-                    if try await journalIsOpen(batch, fo: fo) && !error.message.contains("already exists") { throw error }
+                } catch let failure as ChangesetFailure where failure.error == .remoteRejected && attempt == 1 && (failure.part ?? 0) > operations.count {
+                    // A journal line was refused. Posted in F&O meanwhile, or a line number taken
+                    // by hand? Check, then try once more.
+                    let error = failure.error
+                    if try await journalIsOpen(batch, fo: fo) && !error.message.contains("already exists") { throw failure }
                     timeline.add("journal", "journal \(batch) refused the lines (\(Formatting.bounded(error.message, limit: 120))); checking and retrying once")
                     verify = true
                 }

@@ -56,11 +56,18 @@ public struct Reconciler: Sendable {
             var foRefunded = Decimal(0)
             var missingRefunds: [Int] = []
             let gateway = connection.mapping.paymentGateways[order.paymentMethod]
+            var refundDifferences: [String] = []
             for refund in refunds {
-                let found = try await fo.read(ODataQuery(FOEntity.paymentJournalLines, legalEntity: fo.legalEntity, filter: .eq("PaymentReference", mapper.refundReference(orderID: order.id, refundID: refund.id)), select: FOPaymentJournalLine.select), as: FOPaymentJournalLine.self)
-                if let line = found.first { foRefunded += line.DebitAmount } else if gateway?.post == .onPaid { missingRefunds.append(refund.id) }
+                let reference = mapper.refundReference(orderID: order.id, refundID: refund.id)
+                let found = try await fo.read(ODataQuery(FOEntity.paymentJournalLines, legalEntity: fo.legalEntity, filter: .eq("PaymentReference", reference), select: FOPaymentJournalLine.select), as: FOPaymentJournalLine.self)
+                foRefunded += found.reduce(Decimal(0)) { $0 + $1.DebitAmount }
+                if found.isEmpty, gateway?.post == .onPaid { missingRefunds.append(refund.id) }
+                if found.count > 1 { refundDifferences.append("\(found.count) journal lines carry \(reference)") }
+                if let line = found.first, line.DebitAmount != abs(refund.amount) {
+                    refundDifferences.append("refund \(refund.id) is \(abs(refund.amount)) in WooCommerce, \(line.DebitAmount) in F&O")
+                }
             }
-            let paid = connection.orders.paidStatuses.contains(order.status) || (order.status == "refunded")
+            let paid = connection.orders.paidStatuses.contains(order.status) || (order.status == "refunded" && order.datePaidGMT != nil)
             let wooNet = order.total - order.totalTax
             let wooRefunded = refunds.reduce(Decimal(0)) { $0 + abs($1.amount) }
             var differences: [String] = []
@@ -76,6 +83,7 @@ public struct Reconciler: Sendable {
             if let foPayment, foPayment != order.total { differences.append("payment \(order.total) in WooCommerce, \(foPayment) in F&O") }
             if payments.count > 1 { differences.append("\(payments.count) payment lines carry \(mapper.paymentReference(orderID: order.id))") }
             if !missingRefunds.isEmpty { differences.append("refund(s) \(missingRefunds.map(String.init).joined(separator: ", ")) not in F&O") }
+            differences += refundDifferences
             rows.append(Row(orderID: order.id, number: order.number, status: order.status, currency: order.currency, wooTotal: order.total, wooNet: wooNet,
                             wooRefunded: wooRefunded, salesOrders: headers.map(\.SalesOrderNumber), foNet: foNet, foPayment: foPayment,
                             foRefunded: foRefunded, differences: differences, expectedInFO: paid))

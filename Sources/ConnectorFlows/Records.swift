@@ -1,5 +1,6 @@
 import ConnectorCore
 import ConnectorStore
+import DynamicsClient
 import Foundation
 import WooCommerceClient
 
@@ -116,6 +117,7 @@ enum RemoteError {
     static func connectorError(_ error: any Error) -> ConnectorError? {
         if let error = error as? ConnectorError { return error }
         if let error = error as? WooCommerceError { return error.connectorError }
+        if let failure = error as? ChangesetFailure { return failure.error }
         return nil
     }
 

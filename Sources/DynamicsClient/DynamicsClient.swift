@@ -175,7 +175,8 @@ public struct DynamicsClient: Sendable {
                 continue
             }
             let part = failed.contentID.map { " (part \($0) of \(operations.count))" } ?? ""
-            throw Self.error(status: failed.status, body: failed.body, retryAfterHeader: failed.headers["retry-after"], what: "$batch changeset\(part)")
+            throw ChangesetFailure(part: failed.contentID.flatMap { Int($0) },
+                                   error: Self.error(status: failed.status, body: failed.body, retryAfterHeader: failed.headers["retry-after"], what: "$batch changeset\(part)"))
         }
         throw ConnectorError.throttled("F&O kept throttling the changeset", retryAfter: configuration.retry.maxRetryAfter)
     }
@@ -389,6 +390,14 @@ public struct DynamicsClient: Sendable {
             return .remoteRejected("F&O refused \(what) (\(status)): \(text ?? "no message")", fix: "fix the mapping or the F&O setup it names, then replay")
         }
     }
+}
+
+/// A changeset F&O refused, with the 1-based position of the operation that failed (its
+/// Content-ID) when F&O named it — so a caller can tell which of its writes was refused.
+public struct ChangesetFailure: Error, Sendable, CustomStringConvertible {
+    public let part: Int?
+    public let error: ConnectorError
+    public var description: String { error.description }
 }
 
 /// Reads F&O's error envelope: `{"error":{"code":"","message":"An error has occurred.","innererror":{"message":"…"}}}`.

@@ -101,7 +101,7 @@ struct PostingHarness: Sendable {
     @discardableResult
     func drainUntilDone(concurrency: Int = 4, rounds: Int = 20) async -> Int {
         let customers = CustomerSync(store: store, connections: StoredConnections(repository: ConnectionRepository(store: store), key: key, clock: clock, freshness: 0),
-                                     remotes: remotes, clock: clock, retention: .seconds(86_400))
+                                     remotes: remotes, clock: clock, retention: .seconds(86_400), sharingLeasesWith: poster)
         let function = OrderPosterFunction(poster: poster, store: store, customers: customers, concurrency: concurrency)
         let context = InvocationContext(function: "order-poster", invocationID: "test", logger: logger)
         for round in 1...rounds {

@@ -15,7 +15,7 @@ let code = await FunctionMain.run(name: "order-poster") { env in
     var settings = OrderPoster.Settings()
     settings.retention = env.settings.retention
     let poster = OrderPoster(store: env.store, connections: connections, remotes: remotes, clock: env.clock, sleeper: SystemSleeper(), settings: settings)
-    let customers = CustomerSync(store: env.store, connections: connections, remotes: remotes, clock: env.clock, retention: env.settings.retention)
+    let customers = CustomerSync(store: env.store, connections: connections, remotes: remotes, clock: env.clock, retention: env.settings.retention, sharingLeasesWith: poster)
     return OrderPosterFunction(poster: poster, store: env.store, customers: customers)
 }
 exit(code)
