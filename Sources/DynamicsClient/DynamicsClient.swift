@@ -235,7 +235,9 @@ public struct DynamicsClient: Sendable {
             }
             let response = try await send(.GET, url: url, body: nil, idempotent: true)
             try expectSuccess(response, what: "read \(entitySet)")
-            let page = try JSONDecoder().decode(Page<Row>.self, from: response.body)
+            let page: Page<Row>
+            do { page = try JSONDecoder().decode(Page<Row>.self, from: response.body) }
+            catch { throw ConnectorError.remoteRejected("F&O answered a next page of \(entitySet) with rows this connector cannot read: \(Formatting.bounded(String(describing: error), limit: 200))", fix: "check the entity version") }
             rows += page.value
             guard let next = page.nextLink else { return rows }
             url = next
@@ -246,7 +248,9 @@ public struct DynamicsClient: Sendable {
     /// Decodes the JSON body of a created record from a changeset part.
     public static func decode<Row: Decodable>(_ part: BatchPartResponse, as: Row.Type = Row.self) throws -> Row {
         do { return try JSONDecoder().decode(Row.self, from: part.body) }
-        catch { throw ConnectorError.remoteRejected("F&O created a record but its answer could not be read", fix: "the next attempt finds it by reference") }
+        // The write happened; only its answer is unreadable — transient: the next attempt finds
+        // the record by its reference instead of parking an order that is in F&O.
+        catch { throw ConnectorError.remoteUnavailable("F&O created a record but its answer could not be read", fix: "the next attempt finds it by reference") }
     }
 
     // MARK: Transport
