@@ -99,6 +99,7 @@ public struct OrderDemo: Sendable {
             _ = try await client.createWebhook(name: "ml-connector \(topic)", topic: topic, deliveryURL: connection.woocommerce.deliveryURL!, secret: webhookSecret)
         }
         let shop = SandboxShop(woo: woo)
+        try await shop.configureTaxes()
         let mug = try await shop.simpleProduct(sku: "MUG-01", name: "Coffee mug", price: "12.50")
         let poster = try await shop.simpleProduct(sku: "POSTER-01", name: "Poster A2", price: "19.99")
         let (tshirt, variations) = try await shop.variableProduct(sku: "TSHIRT-01", name: "T-shirt", price: "24.00", variants: [("M", "Blue"), ("L", "Blue"), ("M", "Red")])

@@ -32,6 +32,9 @@ public struct OrderLink: Codable, Sendable, Equatable {
     public var wooTax: Decimal?
     /// Set when the order was seen fully invoiced in F&O and completed in WooCommerce.
     public var completedAt: Date?
+    /// F&O's tax differed from WooCommerce's beyond the tolerance: the order stays parked with
+    /// this until a person accepts it (`mlc replay --accept-edits`).
+    public var taxDifference: String?
 
     /// Where a journal line of the plan already is, if known.
     func position(for plan: JournalLinePlan) -> JournalPosition? {

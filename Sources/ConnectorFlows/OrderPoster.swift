@@ -144,6 +144,7 @@ public struct OrderPoster: Sendable {
         for _ in 0..<3 {
             var link = stored.value
             link.fingerprint = ""
+            link.taxDifference = nil
             if case .swapped = try await store.compareAndSwapJSON(key, expectedVersion: stored.version, link) { return true }
             guard let again = try await store.getJSON(OrderLink.self, key) else { return false }
             stored = again
@@ -258,6 +259,7 @@ public struct OrderPoster: Sendable {
         if edited != nil { journalPlans = journalPlans.filter { $0.kind == .refund } }
         if let edited, journalPlans.isEmpty { return .parked(edited) }
         if link.linesComplete && journalPlans.isEmpty {
+            if let difference = link.taxDifference { return .parked(difference) }
             timeline.add("posted", "already in F&O as \(link.salesOrderNumber ?? "?"); nothing to write")
             return .posted(salesOrderNumber: link.salesOrderNumber ?? "?")
         }
@@ -313,12 +315,14 @@ public struct OrderPoster: Sendable {
                         record["SalesOrderNumber"] = .string(number)
                         return .create(FOEntity.salesOrderLines, record)
                     }
-                    let parts = try await submitWithJournal(operations, journal: journalPlans, link: &link, fo: fo, connection: connection, timeline: timeline)
+                    let (parts, totals) = try await submitWithJournal(operations, journal: journalPlans, link: &link, fo: fo, connection: connection, timeline: timeline,
+                                                                      thenRead: Self.totalsQuery(number, fo: fo))
                     journalPlans = []
                     let net = try parts.dropFirst().prefix(plan.lines.count).reduce(Decimal(0)) { $0 + (try DynamicsClient.decode($1, as: FOSalesOrderLine.self)).LineAmount }
                     link.salesOrderNumber = number
                     timeline.add("salesOrder", "created \(number) with \(plan.lines.count) lines in one changeset")
                     guard net == plan.expectedNet else { return try await parkMoney(net, plan, link: &link, save: saveLink) }
+                    link.taxDifference = try await taxDifference(totals, plan: plan, number: number, connection: connection, fo: fo, timeline: timeline)
                 } else {
                     // F&O numbers the order: the header first, its number stored at once.
                     let created: FOSalesOrderHeader = try await fo.create(FOEntity.salesOrderHeaders, plan.header)
@@ -330,10 +334,12 @@ public struct OrderPoster: Sendable {
                         record["SalesOrderNumber"] = .string(created.SalesOrderNumber)
                         return .create(FOEntity.salesOrderLines, record)
                     }
-                    let parts = try await submitWithJournal(operations, journal: journalPlans, link: &link, fo: fo, connection: connection, timeline: timeline)
+                    let (parts, totals) = try await submitWithJournal(operations, journal: journalPlans, link: &link, fo: fo, connection: connection, timeline: timeline,
+                                                                      thenRead: Self.totalsQuery(created.SalesOrderNumber, fo: fo))
                     journalPlans = []
                     let net = try parts.prefix(plan.lines.count).reduce(Decimal(0)) { $0 + (try DynamicsClient.decode($1, as: FOSalesOrderLine.self)).LineAmount }
                     guard net == plan.expectedNet else { return try await parkMoney(net, plan, link: &link, save: saveLink) }
+                    link.taxDifference = try await taxDifference(totals, plan: plan, number: created.SalesOrderNumber, connection: connection, fo: fo, timeline: timeline)
                 }
             }
             link.linesComplete = true
@@ -350,6 +356,7 @@ public struct OrderPoster: Sendable {
         }
         try await saveLink()
         for skipped in plan.skippedRefunds { timeline.add("refund.skipped", "refund \(skipped.refundID) (\(skipped.amount)): \(skipped.reason)") }
+        if let difference = link.taxDifference, edited == nil { return .parked(difference) }
         if !plan.skippedRefunds.isEmpty {
             // Money went back to a customer without a journal line: finance must know.
             await alerts.raise(connection: connection.id, reason: "refund-not-posted",
@@ -396,6 +403,32 @@ public struct OrderPoster: Sendable {
         return out
     }
 
+    /// The created header with the totals F&O calculated, read in the changeset's own request.
+    static func totalsQuery(_ number: String, fo: DynamicsClient) -> ODataQuery {
+        ODataQuery(FOEntity.salesOrderHeaders, legalEntity: fo.legalEntity, filter: .eq("SalesOrderNumber", number), select: FOSalesOrderTotals.select)
+    }
+
+    /// SPEC §8: tax is compared within the connection's tolerance. Nil when it agrees (or F&O has
+    /// not calculated it yet, which the timeline says); otherwise the difference, named.
+    private func taxDifference(_ read: DynamicsClient.BatchRead?, plan: OrderPlan, number: String, connection: Connection, fo: DynamicsClient,
+                               timeline: Timeline) async throws -> String? {
+        guard let read, let totals = try await fo.rows(read, as: FOSalesOrderTotals.self).first else {
+            timeline.add("tax", "not compared: F&O's header could not be read with the changeset")
+            return nil
+        }
+        guard totals.AreTotalsCalculated == "Yes" else {
+            timeline.add("tax", "not compared: F&O has not calculated sales order \(number)'s totals yet")
+            return nil
+        }
+        let difference = totals.OrderTotalTaxAmount - plan.expectedTax
+        let tolerance = connection.mapping.taxTolerance
+        guard abs(difference) > tolerance else {
+            timeline.add("tax", "F&O \(totals.OrderTotalTaxAmount), WooCommerce \(plan.expectedTax): within \(tolerance)")
+            return nil
+        }
+        return "F&O sales order \(number)'s sales tax is \(totals.OrderTotalTaxAmount), WooCommerce's is \(plan.expectedTax) (difference \(difference), tolerance \(tolerance)) — check the tax groups mapped for its lines and destination, correct the order in F&O, then: mlc replay \(connection.id):order:\(plan.orderID) --accept-edits"
+    }
+
     /// Parks an order whose lines in F&O do not add up to WooCommerce's net.
     private func parkMoney(_ net: Decimal, _ plan: OrderPlan, link: inout OrderLink, save: () async throws -> Void) async throws -> PostResult {
         try await save()
@@ -422,7 +455,7 @@ public struct OrderPoster: Sendable {
             record["SalesOrderNumber"] = .string(salesOrderNumber)
             return .create(FOEntity.salesOrderLines, record)
         }
-        let parts = try await submitWithJournal(operations, journal: journal, link: &link, fo: fo, connection: connection, timeline: timeline)
+        let (parts, _) = try await submitWithJournal(operations, journal: journal, link: &link, fo: fo, connection: connection, timeline: timeline)
         for part in parts.prefix(missing.count) { net += try DynamicsClient.decode(part, as: FOSalesOrderLine.self).LineAmount }
         if !missing.isEmpty { timeline.add("salesOrderLine", "created \(missing.count) missing line(s): \(missing.map(\.reference).joined(separator: ", "))") }
         return net

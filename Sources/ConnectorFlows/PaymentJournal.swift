@@ -20,13 +20,16 @@ extension OrderPoster {
     /// compare-and-swap counter; the stored journal is trusted until F&O refuses it, then its
     /// `IsPosted` is read and a new journal is opened once.
     func submitWithJournal(_ operations: [BatchOperation], journal: [JournalLinePlan], link: inout OrderLink, fo: DynamicsClient,
-                                   connection: Connection, timeline: Timeline) async throws -> [BatchPartResponse] {
-        guard !journal.isEmpty else { return operations.isEmpty ? [] : try await fo.submit(changeset: operations) }
+                           connection: Connection, timeline: Timeline, thenRead query: ODataQuery? = nil) async throws -> (parts: [BatchPartResponse], read: DynamicsClient.BatchRead?) {
+        guard !journal.isEmpty else {
+            guard !operations.isEmpty else { return ([], nil) }
+            return try await fo.submit(changeset: operations, thenRead: query)
+        }
         let names = Set(journal.map(\.journalName))
         guard names.count == 1, let journalName = names.first else {
             throw ConnectorError.invalidConfiguration("one order's payment and refunds map to several journals: \(names.sorted())", fix: "use one journal name per gateway")
         }
-        let result: ([BatchPartResponse], [OrderLink.JournalPosition]) = try await withEntityLease(fo: fo, entity: "journal") {
+        let result: ((parts: [BatchPartResponse], read: DynamicsClient.BatchRead?), [OrderLink.JournalPosition]) = try await withEntityLease(fo: fo, entity: "journal") {
             var verify = false
             for attempt in 1...2 {
                 let (batch, first) = try await reserveJournalLines(journalName, count: journal.count, verifyOpen: verify, fo: fo, connection: connection, timeline: timeline)
@@ -40,7 +43,7 @@ extension OrderPoster {
                     positions.append(.init(reference: plan.reference, journalBatchNumber: batch, lineNumber: first + offset, amount: plan.amount))
                 }
                 do {
-                    return (try await fo.submit(changeset: all), positions)
+                    return (try await fo.submit(changeset: all, thenRead: query), positions)
                 } catch let failure as ChangesetFailure where failure.error == .remoteRejected && attempt == 1 && (failure.part ?? 0) > operations.count {
                     // A journal line was refused. Posted in F&O meanwhile, or a line number taken
                     // by hand? Check, then try once more.
@@ -56,7 +59,7 @@ extension OrderPoster {
             link.record(plan, position)
             timeline.add("journal", "\(plan.kind.rawValue) \(plan.reference) \(plan.amount) written to \(position.journalBatchNumber) line \(position.lineNumber)")
         }
-        return Array(result.0.prefix(operations.count))
+        return (Array(result.0.parts.prefix(operations.count)), result.0.read)
     }
 
     /// Takes `count` consecutive line numbers in the open journal of `journalName` (opening a

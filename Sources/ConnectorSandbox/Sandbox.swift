@@ -14,10 +14,19 @@ public enum Sandbox {
         return WooCommerceEmulator(configuration: configuration, clock: clock, logger: logger)
     }
 
-    /// The F&O + Entra emulator with the standard seed and the freight and fee items.
+    /// The sales tax both sandboxes charge, so WooCommerce's and F&O's tax can be compared:
+    /// California 7.25 % (shipping and fees too), 3 % for the `reduced-rate` class (F&O item
+    /// sales tax group EXEMPT), nothing abroad (F&O sales tax group EXPORT).
+    public static let salesTaxRates: [String: Decimal] = ["CA/FULL": Decimal(string: "7.25")!, "CA/EXEMPT": 3]
+
+    /// The F&O + Entra emulator with the standard seed, the freight and fee items and the
+    /// sandbox's sales tax rates.
     public static func dynamics(configuration: DynamicsEmulator.Configuration = .standard, clock: any WallClock = SystemWallClock(),
                                 sleeper: any Sleeper = SystemSleeper(), logger: Logger) throws -> DynamicsEmulator {
+        var configuration = configuration
+        if configuration.salesTaxRates.isEmpty { configuration.salesTaxRates = salesTaxRates }
         let emulator = DynamicsEmulator(configuration: configuration, clock: clock, sleeper: sleeper, logger: logger)
+        try emulator.insert("TaxGroups", ["dataAreaId": "usmf", "TaxGroupCode": "EXPORT", "Description": "Deliveries abroad"])
         // Shipping and fees become non-stock item lines (F&O has no writable sales-order charge entity).
         for (item, name) in [("FREIGHT", "Freight"), ("FEE", "Web shop fee")] {
             try emulator.insert("ProductsV2", ["ProductNumber": .string(item), "ProductName": .string(name), "ProductSearchName": .string(item),
@@ -54,7 +63,7 @@ public enum Sandbox {
                 "guestAccount": "\(DynamicsEmulator.Seed.guestAccount)", "shippingItem": "FREIGHT", "feeItem": "FEE",
                 "variantDimensions": { "Size": "size", "Color": "color" }, "taxClasses": { "": "FULL", "reduced-rate": "EXEMPT" },
                 "items": { \(itemMap) },
-                "destinationTaxGroups": [ { "country": "US", "salesTaxGroup": "CA" }, { "country": "DE", "salesTaxGroup": "CA" } ],
+                "destinationTaxGroups": [ { "country": "US", "salesTaxGroup": "CA" }, { "country": "DE", "salesTaxGroup": "EXPORT" } ],
                 "currencies": [ "USD", "EUR" ],
                 "paymentGateways": {
                   "stripe": { "paymentMethod": "CARD", "journalName": "CustPay", "offsetAccount": "USMF OPER", "post": "onPaid" },
@@ -106,6 +115,12 @@ public struct SandboxShop: Sendable {
             ids.append(variation["id"]?.intValue ?? 0)
         }
         return (id, ids)
+    }
+
+    /// The WooCommerce side of `Sandbox.salesTaxRates`: California's standard and reduced rates.
+    public func configureTaxes() async throws {
+        try await send("/taxes", #"{"country":"US","state":"CA","rate":"7.2500","name":"CA State Tax","priority":1,"shipping":true}"#)
+        try await send("/taxes", #"{"country":"US","state":"CA","rate":"3.0000","name":"CA Reduced","priority":1,"shipping":false,"class":"reduced-rate"}"#)
     }
 
     /// The billing block of a test shopper in California.

@@ -35,18 +35,24 @@ public enum ODataBatch {
 
     /// GETs (each its own part, outside any changeset, so one failing read fails nothing
     /// else), then at most one changeset. `reads` are paths below the service root.
-    public static func request(reads: [String], changeset operations: [BatchOperation], serviceRoot: String, batchID: String, changesetID: String) -> (contentType: String, body: String) {
+    /// `readsAfter` are GETs sent after the changeset (F&O runs a batch's parts in order), e.g.
+    /// the header a changeset just created, with the totals F&O calculated.
+    public static func request(reads: [String], changeset operations: [BatchOperation], readsAfter: [String] = [], serviceRoot: String, batchID: String, changesetID: String) -> (contentType: String, body: String) {
         let batchBoundary = "batch_" + batchID
-        var text = ""
-        for (index, read) in reads.enumerated() {
-            text += "--\(batchBoundary)\r\n"
-            text += "Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n"
-            text += "Content-ID: r\(index + 1)\r\n\r\n"
-            text += "GET \(serviceRoot)\(read) HTTP/1.1\r\n"
-            text += "OData-Version: 4.0\r\nOData-MaxVersion: 4.0\r\nAccept: application/json;odata.metadata=minimal\r\n\r\n"
+        func readParts(_ paths: [String], prefix: String) -> String {
+            var text = ""
+            for (index, read) in paths.enumerated() {
+                text += "--\(batchBoundary)\r\n"
+                text += "Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n"
+                text += "Content-ID: \(prefix)\(index + 1)\r\n\r\n"
+                text += "GET \(serviceRoot)\(read) HTTP/1.1\r\n"
+                text += "OData-Version: 4.0\r\nOData-MaxVersion: 4.0\r\nAccept: application/json;odata.metadata=minimal\r\n\r\n"
+            }
+            return text
         }
+        var text = readParts(reads, prefix: "r")
         guard !operations.isEmpty else {
-            return ("multipart/mixed; boundary=\(batchBoundary)", text + "--\(batchBoundary)--\r\n")
+            return ("multipart/mixed; boundary=\(batchBoundary)", text + readParts(readsAfter, prefix: "a") + "--\(batchBoundary)--\r\n")
         }
         let changesetBoundary = "changeset_" + changesetID
         text += "--\(batchBoundary)\r\n"
@@ -67,6 +73,7 @@ public enum ODataBatch {
             }
         }
         text += "--\(changesetBoundary)--\r\n"
+        text += readParts(readsAfter, prefix: "a")
         text += "--\(batchBoundary)--\r\n"
         return ("multipart/mixed; boundary=\(batchBoundary)", text)
     }

@@ -151,22 +151,34 @@ public struct DynamicsClient: Sendable {
     }
 
     /// Sends one changeset (all-or-nothing in F&O) and returns each part's answer. A failed
-    /// changeset throws with the failing part's F&O message, even though F&O answered 200.
+    /// changeset throws `ChangesetFailure` with F&O's message, even though F&O answered 200.
     public func submit(changeset operations: [BatchOperation]) async throws -> [BatchPartResponse] {
+        try await submit(changeset: operations, thenRead: nil).parts
+    }
+
+    /// The changeset, then (in the same request, after it) a read — e.g. the created header
+    /// with the tax F&O calculated. The read's rows are nil when it failed.
+    public func submit(changeset operations: [BatchOperation], thenRead query: ODataQuery?) async throws -> (parts: [BatchPartResponse], read: BatchRead?) {
         precondition(!operations.isEmpty && operations.count <= 5000, "a changeset holds 1…5000 operations")
         for attempt in 1...configuration.retry.maxAttempts {
             let id = UUID().uuidString.lowercased()
-            let (contentType, text) = ODataBatch.request(changeset: operations, serviceRoot: serviceRoot, batchID: id, changesetID: UUID().uuidString.lowercased())
+            let (contentType, text) = ODataBatch.request(reads: [], changeset: operations, readsAfter: query.map { [$0.pathAndQuery] } ?? [],
+                                                         serviceRoot: serviceRoot, batchID: id, changesetID: UUID().uuidString.lowercased())
             let response = try await send(.POST, url: serviceRoot + "$batch", body: ByteBuffer(string: text), idempotent: false, contentType: contentType)
             try expectSuccess(response, what: "$batch")
-            let parts: [BatchPartResponse]
+            var parts: [BatchPartResponse]
             do { parts = try ODataBatch.parseResponse(contentType: response.headers["content-type"] ?? "", body: response.body) }
             catch { throw ConnectorError.remoteUnavailable("F&O's $batch answer could not be read: \(error)", fix: "the next attempt checks what was saved") }
+            var read: BatchRead?
+            if let query, let last = parts.last, last.contentID == "a1" {
+                parts.removeLast()
+                if (200..<300).contains(last.status) { read = BatchRead(query: query, body: last.body) }
+            }
             guard let failed = parts.first(where: { !(200..<300).contains($0.status) }) else {
                 guard parts.count == operations.count else {
                     throw ConnectorError.remoteUnavailable("F&O answered \(parts.count) of \(operations.count) parts of a changeset", fix: "the next attempt checks what was saved")
                 }
-                return parts
+                return (parts, read)
             }
             // A failed changeset was rolled back whole, so re-sending after a 429 is safe.
             if failed.status == 429, attempt < configuration.retry.maxAttempts {

@@ -74,3 +74,11 @@ public struct FOPaymentJournalLine: Decodable, Sendable, Equatable {
     public var CurrencyCode: String
     public static let select = ["JournalBatchNumber", "LineNumber", "PaymentReference", "AccountDisplayValue", "CreditAmount", "DebitAmount", "CurrencyCode"]
 }
+
+/// The totals F&O calculated for a sales order header (`AreTotalsCalculated` says whether it has).
+public struct FOSalesOrderTotals: Decodable, Sendable, Equatable {
+    public var SalesOrderNumber: String
+    public var OrderTotalTaxAmount: Decimal
+    public var AreTotalsCalculated: String
+    public static let select = ["SalesOrderNumber", "OrderTotalTaxAmount", "AreTotalsCalculated"]
+}

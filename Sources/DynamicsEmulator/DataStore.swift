@@ -25,8 +25,13 @@ struct DataStore: Sendable {
     var tables: [String: [StoredRow]] = [:]
     var sequences: [String: Int] = [:]
     var nextRecId: Int64 = 5_637_144_576
+    /// Sales tax percent per "SALESTAXGROUP/ITEMTAXGROUP" (empty: F&O calculates no tax here).
+    var salesTaxRates: [String: Decimal] = [:]
 
-    init(schema: EmulatorSchema) { self.schema = schema }
+    init(schema: EmulatorSchema, salesTaxRates: [String: Decimal] = [:]) {
+        self.schema = schema
+        self.salesTaxRates = salesTaxRates
+    }
 
     /// Entities only F&O itself writes (posted invoices, on-hand aggregates): the API refuses
     /// writes; seeds and `markInvoiced` fill them.

@@ -57,6 +57,11 @@ public final class DynamicsEmulator: Sendable {
         public var otherResources: [String] = ["https://graph.microsoft.com"]
         /// The initial data.
         public var seed: Seed = .standard
+        /// Sales tax in percent per `"SALESTAXGROUP/ITEMTAXGROUP"` (e.g. `"CA/FULL": 7.25`). When
+        /// set, headers report `OrderTotalTaxAmount` (each line's tax rounded to cents, as
+        /// WooCommerce does) and `AreTotalsCalculated` Yes; when empty, no tax is calculated
+        /// (`AreTotalsCalculated` No). F&O's real tax engine (tax codes, ledger) is not modelled.
+        public var salesTaxRates: [String: Decimal] = [:]
         /// Seeds randomness (event ids, ControlNumber gaps, trace ids).
         public var randomSeed: UInt64 = 7
 
@@ -183,7 +188,7 @@ public final class DynamicsEmulator: Sendable {
         self.sleeper = sleeper
         self.logger = logger
         self.schema = .shipped
-        self.core = Mutex(Core(data: DataStore(schema: .shipped), random: SplitMix(seed: configuration.randomSeed)))
+        self.core = Mutex(Core(data: DataStore(schema: .shipped, salesTaxRates: configuration.salesTaxRates), random: SplitMix(seed: configuration.randomSeed)))
         for (set, record) in configuration.seed.records {
             do { try insert(set, record) } catch { fatalError("DynamicsEmulator seed rejected: \(set) \(error)") }
         }

@@ -26,10 +26,16 @@ struct Renderer {
         guard set.name == "SalesOrderHeadersV2" else { return [:] }
         let company = store.string(row, "dataAreaId")
         let number = store.string(row, "SalesOrderNumber")
-        let total = store.tables["SalesOrderLines", default: []]
+        let lines = store.tables["SalesOrderLines", default: []]
             .filter { store.string($0, "dataAreaId") == company && store.string($0, "SalesOrderNumber") == number }
-            .reduce(Decimal(0)) { $0 + store.decimal($1, "LineAmount") }
-        return ["OrderTotalAmount": .number(total)]
+        let total = lines.reduce(Decimal(0)) { $0 + store.decimal($1, "LineAmount") }
+        guard !store.salesTaxRates.isEmpty else { return ["OrderTotalAmount": .number(total), "AreTotalsCalculated": "No"] }
+        let tax = lines.reduce(Decimal(0)) { sum, line in
+            let group = store.string(line, "SalesTaxGroupCode").isEmpty ? store.string(row, "SalesTaxGroupCode") : store.string(line, "SalesTaxGroupCode")
+            let rate = store.salesTaxRates["\(group)/\(store.string(line, "SalesTaxItemGroupCode"))"] ?? 0
+            return sum + (store.decimal(line, "LineAmount") * rate / 100).rounded(scale: 2)
+        }
+        return ["OrderTotalAmount": .number(total), "OrderTotalTaxAmount": .number(tax), "AreTotalsCalculated": "Yes"]
     }
 
     /// `Set(dataAreaId='usmf',CustomerAccount='X')`.

@@ -84,6 +84,7 @@ struct PostingHarness: Sendable {
                     posterSettings.entityLeaseWait = 0.01
                     posterSettings.entityLeaseAttempts = 2000
                     let poster = OrderPoster(store: store, connections: connections, remotes: remotes, clock: clock, sleeper: sleeper, settings: posterSettings)
+                    try await SandboxShop(woo: woo).configureTaxes()
                     try await body(PostingHarness(store: store, key: key, woo: woo, dynamics: dynamics, dynamicsURL: foURL, shop: SandboxShop(woo: woo), connection: connection,
                                                   poster: poster, remotes: remotes, sleeper: sleeper, clock: clock, logger: logger))
                 }

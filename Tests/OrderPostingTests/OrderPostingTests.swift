@@ -17,7 +17,8 @@ import Testing
             #expect(number == "WC\(id)")
             #expect(h.salesOrders(reference: "WC\(id)").count == 1)
             #expect(h.lineAmounts(salesOrder: number).reduce(0, +) == Decimal(30))
-            #expect(h.rows("CustomerPaymentJournalLines", "PaymentReference", "WC\(id)P").first?["CreditAmount"]?.decimalValue == Decimal(string: "30"))
+            // 2 × 12.50 + 5.00 shipping, plus 7.25 % tax on both (1.81 + 0.36).
+            #expect(h.rows("CustomerPaymentJournalLines", "PaymentReference", "WC\(id)P").first?["CreditAmount"]?.decimalValue == Decimal(string: "32.17"))
             let refunds = h.dynamics.records("CustomerPaymentJournalLines").filter { ($0["PaymentReference"]?.stringValue ?? "").hasPrefix("WC\(id)R") }
             #expect(refunds.count == 1 && refunds.first?["DebitAmount"]?.decimalValue == Decimal(string: "12.5"))
 
@@ -272,6 +273,22 @@ import Testing
             #expect(reason.contains("woocommerce_rest_authentication_error"))
             let alerts = try await AlertCenter(store: h.store, clock: h.clock).list(connection: "acme")
             #expect(alerts.contains { $0.reason == "credentials-rejected" })
+        }
+    }
+
+    /// SPEC §8: tax is compared within the tolerance; a difference parks the order naming it,
+    /// until a person accepts it.
+    @Test func aTaxDifferenceParksNamingItUntilAccepted() async throws {
+        var options = PostingHarness.Options()
+        options.dynamics.salesTaxRates = ["CA/FULL": 8, "CA/EXEMPT": 3]
+        try await PostingHarness.run(options: options) { h in
+            let id = try await h.paidOrder()
+            guard case .parked(let reason) = await h.post(id) else { Issue.record("expected parked"); return }
+            #expect(reason.contains("sales tax is 2.4") && reason.contains("WooCommerce's is 2.17") && reason.contains("tolerance 0.01"), "\(reason)")
+            #expect(h.salesOrders(reference: "WC\(id)").count == 1)
+            guard case .parked = await h.post(id) else { Issue.record("a tax difference stays parked"); return }
+            #expect(try await h.poster.acceptCurrentState(connectionID: "acme", orderID: id))
+            #expect(await h.post(id) == .posted(salesOrderNumber: "WC\(id)"))
         }
     }
 

@@ -24,8 +24,6 @@ import WooCommerceEmulator
     /// Places the day's orders (deterministic ids in a fresh store) and returns what F&O must hold.
     static func placeDay(_ h: PostingHarness) async throws -> [Int: Expectation] {
         let shop = h.shop
-        try await shop.send("/taxes", #"{"country":"US","state":"CA","rate":"7.2500","name":"CA State Tax","priority":1,"shipping":true}"#)
-        try await shop.send("/taxes", #"{"country":"US","state":"CA","rate":"3.0000","name":"CA Reduced","priority":1,"shipping":false,"class":"reduced-rate"}"#)
         let mug = try await shop.simpleProduct(sku: "MUG-01", name: "Coffee mug", price: "12.50", stock: 1000)
         let poster = try await shop.send("/products", #"{"name":"Poster A2","type":"simple","sku":"POSTER-01","regular_price":"19.99","tax_class":"reduced-rate","manage_stock":true,"stock_quantity":1000,"status":"publish"}"#)["id"]?.intValue ?? 0
         let (tshirt, variations) = try await shop.variableProduct(sku: "TSHIRT-01", name: "T-shirt", price: "24.00", variants: [("M", "Blue"), ("L", "Blue"), ("M", "Red")])
