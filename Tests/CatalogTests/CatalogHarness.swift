@@ -60,6 +60,8 @@ struct CatalogHarness: Sendable {
                 var posterSettings = OrderPoster.Settings()
                 posterSettings.entityLeaseWait = 0.01
                 let poster = OrderPoster(store: store, connections: connections, remotes: remotes, clock: clock, sleeper: sleeper, settings: posterSettings)
+                // Both sandboxes charge the same California tax, so posted orders compare.
+                try await SandboxShop(woo: woo).configureTaxes()
                 try await body(CatalogHarness(store: store, woo: woo, wooClock: wooClock, dynamics: dynamics, shop: SandboxShop(woo: woo), connection: connection,
                                               push: push, poster: poster, remotes: remotes, sleeper: sleeper, clock: clock, logger: logger))
             }
