@@ -23,6 +23,9 @@ public struct CatalogPush: Sendable {
         public var currency: String?
         /// Attempts per WooCommerce call on 429/503.
         public var maxAttempts = 5
+        /// How long one run owns a connection's catalog (two runs at once could both create a
+        /// new SKU); a crashed run's lease lapses after it.
+        public var leaseTTL: Duration = .seconds(1800)
         public init() {}
     }
 
@@ -78,8 +81,25 @@ public struct CatalogPush: Sendable {
 
     public static let safetyValveReason = "catalog-safety-valve"
 
-    /// Pushes the catalog of `connectionID` (only `itemNumbers` when given: no retirements then).
+    /// Pushes the catalog of `connectionID` (only `itemNumbers` when given: no retirements then),
+    /// one run per connection at a time (a dry run reads only and needs no turn).
     public func push(connectionID: String, itemNumbers: [String]? = nil, dryRun: Bool = false, logger: Logger) async throws -> Report {
+        if dryRun { return try await run(connectionID: connectionID, itemNumbers: itemNumbers, dryRun: true, logger: logger) }
+        let key = Keyspace.catalogLease(connectionID)
+        guard let lease = try await store.acquireLease(key, owner: UUID().uuidString.lowercased(), ttl: settings.leaseTTL).lease else {
+            throw ConnectorError.conflict("another catalog push for connection \(connectionID) is running", fix: "nothing to do: it finishes on its own and the next run follows")
+        }
+        do {
+            let report = try await run(connectionID: connectionID, itemNumbers: itemNumbers, dryRun: false, logger: logger)
+            _ = try? await store.releaseLease(lease)
+            return report
+        } catch {
+            _ = try? await store.releaseLease(lease)
+            throw error
+        }
+    }
+
+    func run(connectionID: String, itemNumbers: [String]?, dryRun: Bool, logger: Logger) async throws -> Report {
         guard let connection = try await connections.connection(connectionID) else {
             throw ConnectorError.notFound("no connection \(connectionID)", fix: "list them with: mlc connection list")
         }

@@ -11,6 +11,8 @@ extension Keyspace {
         "catalog/\(StoreKey.segment(connection))/sku/\(StoreKey.segment(sku))"
     }
     public static func catalogSKUs(_ connection: String) -> String { "catalog/\(StoreKey.segment(connection))/sku/" }
+    /// One catalog run per connection at a time.
+    public static func catalogLease(_ connection: String) -> String { "catalog/\(StoreKey.segment(connection))/lease" }
 }
 
 /// The push state of one SKU: where it is in WooCommerce and the owned values last written

@@ -224,6 +224,22 @@ import WooCommerceEmulator
         }
     }
 
+    @Test func oneRunPerConnectionAtATime() async throws {
+        try await CatalogHarness.run { h in
+            let held = try #require(try await h.store.acquireLease(Keyspace.catalogLease(h.connection.id), owner: "other-run", ttl: .seconds(60)).lease)
+            await #expect(throws: ConnectorError.self) { try await h.run() }
+            let function = CatalogPushFunction(push: h.push)
+            struct Ping: Encodable { var connection: String }
+            let outcome = await function.handle(event: try CloudEvent(id: "1", source: "/test", type: CatalogPushFunction.ping, json: Ping(connection: h.connection.id)),
+                                                context: InvocationContext(function: "catalog-push", invocationID: "t", logger: h.logger))
+            #expect(outcome.kind == .retry)
+            #expect(try await h.products().isEmpty)
+            #expect(try await h.run(dryRun: true).created == 6, "a dry run needs no turn")
+            _ = try await h.store.releaseLease(held)
+            #expect(try await h.run().created == 6)
+        }
+    }
+
     @Test func theFunctionPushesOnSyncAndPingAndRejectsOtherEvents() async throws {
         try await CatalogHarness.run { h in
             let function = CatalogPushFunction(push: h.push)
