@@ -116,7 +116,7 @@ public struct CatalogPush: Sendable {
         let currency = settings.currency ?? connection.mapping.currencies.first ?? "USD"
 
         let rows = try await CatalogReader(client: fo, settings: connection.catalog, currency: currency, itemNumbers: subset).read()
-        let unposted = try await unpostedQuantities(connectionID: connectionID, woo: woo, calls: calls, requests: requests)
+        let unposted = try await unpostedQuantities(connectionID: connectionID, woo: woo, calls: calls, requests: requests, concurrency: connection.catalog.wooConcurrency)
         let desired = try CatalogMapper.desiredCatalog(rows, connection: connection, currency: currency, unposted: unposted, now: clock.now())
         let states = try await loadStates(connectionID)
 
@@ -215,7 +215,7 @@ public struct CatalogPush: Sendable {
 
     /// Quantity per SKU on WooCommerce orders F&O does not have yet: pending orders, and
     /// linked orders whose lines are not complete. A posted order is in F&O's on hand already.
-    func unpostedQuantities(connectionID: String, woo: WooCommerceClient, calls: CatalogWooCalls, requests: Counter) async throws -> [String: Int] {
+    func unpostedQuantities(connectionID: String, woo: WooCommerceClient, calls: CatalogWooCalls, requests: Counter, concurrency: Int) async throws -> [String: Int] {
         var orderIDs = Set<Int>()
         var posted = Set<Int>()
         let pendingPrefix = Keyspace.pending(connectionID, kind: "order")
@@ -227,19 +227,33 @@ public struct CatalogPush: Sendable {
             if link.linesComplete { posted.insert(link.orderID) } else { orderIDs.insert(link.orderID) }
         }
         orderIDs.subtract(posted)
+        // Read `concurrency` orders at once (paced like every WooCommerce call).
+        let ids = orderIDs.sorted()
         var quantities: [String: Int] = [:]
-        for id in orderIDs.sorted() {
-            let order: WooOrder
-            do {
-                order = try await calls.run { try await woo.order(id) }
-                requests.add()
-            } catch let error as ConnectorError where error.label == "notFound" {
-                continue
+        try await withThrowingTaskGroup(of: WooOrder?.self) { group in
+            var next = 0
+            func addNext() {
+                guard next < ids.count else { return }
+                let id = ids[next]
+                next += 1
+                group.addTask {
+                    do {
+                        let order = try await calls.run { try await woo.order(id) }
+                        requests.add()
+                        return order
+                    } catch let error as ConnectorError where error.label == "notFound" {
+                        return nil   // deleted in WooCommerce: nothing to hold back
+                    }
+                }
             }
-            guard !["cancelled", "refunded", "failed", "trash", "checkout-draft"].contains(order.status) else { continue }
-            for line in order.lineItems {
-                guard let sku = line.sku, !sku.isEmpty else { continue }
-                quantities[sku, default: 0] += line.quantity
+            for _ in 0..<max(1, concurrency) { addNext() }
+            while let result = try await group.next() {
+                addNext()
+                guard let order = result, !["cancelled", "refunded", "failed", "trash", "checkout-draft"].contains(order.status) else { continue }
+                for line in order.lineItems {
+                    guard let sku = line.sku, !sku.isEmpty else { continue }
+                    quantities[sku, default: 0] += line.quantity
+                }
             }
         }
         return quantities

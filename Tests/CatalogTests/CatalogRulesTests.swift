@@ -121,13 +121,19 @@ import WooCommerceEmulator
         try await CatalogHarness.run { h in
             try await h.run()
             let mug = try #require(try await h.products()["MUG-01"]?["id"]?.intValue)
+            let tshirt = try #require(try await h.products()["TSHIRT-01"]?["id"]?.intValue)
+            let red = try #require(try await h.variations(tshirt)["TSHIRT-01-M-RED"]?["id"]?.intValue)
             let order = try await h.shop.order(#"{"payment_method":"stripe","payment_method_title":"Card","set_paid":true,\#(SandboxShop.californiaBilling),"line_items":[{"product_id":\#(mug),"quantity":3}]}"#)
-            let work = PendingWork(connection: h.connection.id, kind: "order", resourceID: String(order), firstSeenAt: h.clock.now(), origin: "test")
-            _ = try await h.store.insertIfAbsent(Keyspace.pending(h.connection.id, kind: "order", resourceID: String(order)), work.encoded())
+            let other = try await h.shop.order(#"{"payment_method":"stripe","payment_method_title":"Card","set_paid":true,\#(SandboxShop.californiaBilling),"line_items":[{"product_id":\#(tshirt),"variation_id":\#(red),"quantity":2}]}"#)
+            for id in [order, other] {
+                let work = PendingWork(connection: h.connection.id, kind: "order", resourceID: String(id), firstSeenAt: h.clock.now(), origin: "test")
+                _ = try await h.store.insertIfAbsent(Keyspace.pending(h.connection.id, kind: "order", resourceID: String(id)), work.encoded())
+            }
 
             let pending = try await h.run()
-            #expect(pending.changes.map(\.sku) == ["MUG-01"])
-            #expect(pending.changes.first?.detail == "stock: 120 → 117")
+            #expect(Set(pending.changes.map(\.sku)) == ["MUG-01", "TSHIRT-01-M-RED"])
+            #expect(pending.changes.first { $0.sku == "MUG-01" }?.detail == "stock: 120 → 117")
+            #expect(pending.changes.first { $0.sku == "TSHIRT-01-M-RED" }?.detail == "stock: 6 → 4")
             #expect(try await h.products()["MUG-01"]?["stock_quantity"]?.intValue == 117)
 
             // Posted: F&O reserves the 3, the order is no longer subtracted — still 117.
@@ -136,8 +142,9 @@ import WooCommerceEmulator
             let reserved = h.dynamics.records("WarehousesOnHandV2").first { $0["ItemNumber"]?.stringValue == "MUG-01" }
             #expect(reserved?["AvailableOnHandQuantity"]?.decimalValue == 117)
             let after = try await h.run()
-            #expect(after.wooWrites == 0 && after.updated == 0, "\(after.changes)")
+            #expect(after.wooWrites == 0 && after.updated == 0, "the other order is still pending and still held back: \(after.changes)")
             #expect(try await h.products()["MUG-01"]?["stock_quantity"]?.intValue == 117)
+            #expect(try await h.variations(tshirt)["TSHIRT-01-M-RED"]?["stock_quantity"]?.intValue == 4)
         }
     }
 
