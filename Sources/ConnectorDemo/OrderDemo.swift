@@ -80,7 +80,7 @@ public struct OrderDemo: Sendable {
         let wooBase = wooURL.absoluteString.hasSuffix("/") ? String(wooURL.absoluteString.dropLast()) : wooURL.absoluteString
         let foBase = foURL.absoluteString.hasSuffix("/") ? String(foURL.absoluteString.dropLast()) : foURL.absoluteString
         let connectionJSON = Sandbox.connectionJSON(id: connectionID, wooURL: wooBase, woo: woo, dynamicsURL: foBase, webhookSecret: webhookSecret,
-                                                    deliveryURL: "\(receiverURL)/webhooks/woocommerce/\(connectionID)")
+                                                    deliveryURL: "\(receiverURL)/webhooks/woocommerce/\(connectionID)", publishNew: true)
         let connection = try ConnectionFile.parse(Data(connectionJSON.utf8), source: "demo connection")
         try await ConnectionRepository(store: store).add(connection, key: key)
         log("1. Sandboxes up: WooCommerce \(wooBase) (OAuth 1.0a over plain HTTP), F&O + Entra \(foBase); webhook-receiver \(receiverURL).")
@@ -100,13 +100,26 @@ public struct OrderDemo: Sendable {
         }
         let shop = SandboxShop(woo: woo)
         try await shop.configureTaxes()
-        let mug = try await shop.simpleProduct(sku: "MUG-01", name: "Coffee mug", price: "12.50")
-        let poster = try await shop.simpleProduct(sku: "POSTER-01", name: "Poster A2", price: "19.99")
-        let (tshirt, variations) = try await shop.variableProduct(sku: "TSHIRT-01", name: "T-shirt", price: "24.00", variants: [("M", "Blue"), ("L", "Blue"), ("M", "Red")])
+        // The catalog comes from F&O: released products, variants, prices and available stock.
+        let catalog = CatalogPush(store: store, connections: StoredConnections(repository: ConnectionRepository(store: store), key: key),
+                                  remotes: remotes, clock: clock, sleeper: SystemSleeper())
+        let pushed = try await catalog.push(connectionID: connectionID, logger: logger)
+        if pushed.failed > 0 || pushed.safetyValve != nil { problems.append("catalog push: \(pushed.summary)\(pushed.safetyValve.map { " — \($0)" } ?? "")") }
+        func productID(_ sku: String) async throws -> Int {
+            guard let id = try await shop.send("/products?sku=\(sku)", method: "GET").arrayValue?.first?["id"]?.intValue else {
+                throw ConnectorError.notFound("\(sku) was not pushed to the WooCommerce sandbox")
+            }
+            return id
+        }
+        let mug = try await productID("MUG-01")
+        let poster = try await productID("POSTER-01")
+        let tshirt = try await productID("TSHIRT-01")
+        var variations: [Int] = []
+        for sku in ["TSHIRT-01-M-BLUE", "TSHIRT-01-L-BLUE", "TSHIRT-01-M-RED"] { variations.append(try await productID(sku)) }
         _ = try await shop.send("/coupons", #"{"code":"welcome10","discount_type":"percent","amount":"10"}"#)
         let ada = try await shop.send("/customers", #"{"email":"ada@example.com","first_name":"Ada","last_name":"Lovelace","billing":{"first_name":"Ada","last_name":"Lovelace","address_1":"1 Main St","city":"Springfield","state":"CA","postcode":"90001","country":"US","email":"ada@example.com"}}"#)
         let adaID = ada["id"]?.intValue ?? 0
-        log("2. Catalog in WooCommerce: MUG-01, POSTER-01, TSHIRT-01 (3 variations); coupon welcome10; customer Ada (\(adaID)); 3 webhooks → the receiver.")
+        log("2. Catalog pushed from F&O to WooCommerce (\(pushed.summary)): MUG-01, POSTER-01, TSHIRT-01 with 3 variations, prices and available stock; coupon welcome10; customer Ada (\(adaID)); 3 webhooks → the receiver.")
 
         // 3. A shop's day.
         let address = SandboxShop.californiaBilling

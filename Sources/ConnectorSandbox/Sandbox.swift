@@ -42,7 +42,7 @@ public enum Sandbox {
     public static func connectionJSON(id: String, wooURL: String, woo: WooCommerceEmulator, dynamicsURL: String,
                                       dynamics: DynamicsEmulator.Configuration = .standard, webhookSecret: String,
                                       deliveryURL: String?, supplySalesOrderNumber: Bool = true, prefix: String = "WC",
-                                      items: [String: String] = [:]) -> String {
+                                      items: [String: String] = [:], publishNew: Bool = false) -> String {
         let itemMap = items.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \"\($0.value)\"" }.joined(separator: ", ")
         let wooBase = trimmed(wooURL), foBase = trimmed(dynamicsURL)
         return """
@@ -59,6 +59,7 @@ public enum Sandbox {
                 "clientSecret": "\(dynamics.clientSecret)", "legalEntity": "usmf", "supplySalesOrderNumber": \(supplySalesOrderNumber)
               },
               "orders": { "referencePrefix": "\(prefix)", "startDate": "2026-01-01T00:00:00Z" },
+              "catalog": { "enabled": true, "publishNew": \(publishNew) },
               "mapping": {
                 "guestAccount": "\(DynamicsEmulator.Seed.guestAccount)", "shippingItem": "FREIGHT", "feeItem": "FEE",
                 "variantDimensions": { "Size": "size", "Color": "color" }, "taxClasses": { "": "FULL", "reduced-rate": "EXEMPT" },
