@@ -107,10 +107,7 @@ struct ConnectionCommand: AsyncParsableCommand {
 
         func run() async throws {
             do {
-                try await withStore(store) { store in
-                    _ = try await ConnectionRepository(store: store).loadMasked(name)
-                    try await ConnectionControl(store: store).setPaused(name, true, at: Date())
-                }
+                try await ConnectionCommand.setPaused(name, true, store)
                 print("connection '\(name)' paused: deliveries are recorded, nothing is posted until: mlc connection resume \(name)")
             } catch { Self.exitCleanly(CLIError(error)) }
         }
@@ -123,12 +120,17 @@ struct ConnectionCommand: AsyncParsableCommand {
 
         func run() async throws {
             do {
-                try await withStore(store) { store in
-                    _ = try await ConnectionRepository(store: store).loadMasked(name)
-                    try await ConnectionControl(store: store).setPaused(name, false, at: Date())
-                }
+                try await ConnectionCommand.setPaused(name, false, store)
                 print("connection '\(name)' resumed")
             } catch { Self.exitCleanly(CLIError(error)) }
+        }
+    }
+
+    /// Pause or resume a connection that exists (an unknown id is an error, not a new record).
+    static func setPaused(_ name: String, _ paused: Bool, _ options: StoreOptions) async throws {
+        try await withStore(options) { store in
+            _ = try await ConnectionRepository(store: store).loadMasked(name)
+            try await ConnectionControl(store: store).setPaused(name, paused, at: Date())
         }
     }
 
