@@ -1,10 +1,21 @@
-// backfill-poll: not in this build yet (issue 6, backfill and webhook health). Wiring only: it answers every input with a clear
-// rejection so a deployment that routes events here fails loudly instead of dropping them.
+// backfill-poll: the polling backbone (SPEC §2, §4) — WooCommerce orders modified since the cursor, in all statuses,
+// handed on as pending work; stale pending work re-woken. Wiring only.
+import AsyncHTTPClient
+import ConnectorConnections
+import ConnectorCore
 import ConnectorFlows
+import ConnectorRemotes
 import ConnectorRuntime
 import Foundation
 
-let code = await FunctionMain.run(name: "backfill-poll") { _ in
-    NotYetAvailableFunction(name: "backfill-poll", issue: "issue 6, backfill and webhook health")
+let code = await FunctionMain.run(name: "backfill-poll") { env in
+    let key = try MasterKey.fromEnvironment(env.environment)
+    let connections = StoredConnections(repository: ConnectionRepository(store: env.store, clock: env.clock), key: key, clock: env.clock)
+    let remotes = LiveRemoteSystems(httpClient: .shared, store: env.store, clock: env.clock, sleeper: SystemSleeper(),
+                                    tokenCache: SealedTokenCache(store: env.store, key: key, clock: env.clock), logger: env.logger)
+    var settings = BackfillPoll.Settings()
+    settings.retention = env.settings.retention
+    let poll = BackfillPoll(store: env.store, connections: connections, remotes: remotes, clock: env.clock, wakeUp: env.wakeUp, settings: settings)
+    return BackfillPollFunction(poll: poll)
 }
 exit(code)
