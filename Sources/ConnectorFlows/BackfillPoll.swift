@@ -26,6 +26,11 @@ public struct OrderPollCursor: Codable, Sendable, Equatable {
     /// Everything modified up to here was handed on (the next poll re-reads from here minus the overlap).
     public var modifiedAt: Date
     public var updatedAt: Date
+
+    public init(modifiedAt: Date, updatedAt: Date) {
+        self.modifiedAt = modifiedAt
+        self.updatedAt = updatedAt
+    }
 }
 
 /// What one poll of one connection did.
