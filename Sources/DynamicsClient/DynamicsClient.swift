@@ -207,7 +207,7 @@ public struct DynamicsClient: Sendable {
         for attempt in 1...configuration.retry.maxAttempts {
             let (contentType, text) = ODataBatch.request(reads: queries.map(\.pathAndQuery), changeset: [], serviceRoot: serviceRoot,
                                                          batchID: UUID().uuidString.lowercased(), changesetID: "")
-            let response = try await send(.POST, url: serviceRoot + "$batch", body: ByteBuffer(string: text), idempotent: true, contentType: contentType)
+            let response = try await send(.POST, url: serviceRoot + "$batch", body: ByteBuffer(string: text), idempotent: true, writes: false, contentType: contentType)
             try expectSuccess(response, what: "$batch of reads")
             let parts: [BatchPartResponse]
             do { parts = try ODataBatch.parseResponse(contentType: response.headers["content-type"] ?? "", body: response.body) }
@@ -273,7 +273,8 @@ public struct DynamicsClient: Sendable {
         var body: Data
     }
 
-    private func send(_ method: HTTPMethod, url: String, body: ByteBuffer?, idempotent: Bool, contentType: String = "application/json; charset=utf-8") async throws -> Response {
+    /// `writes` false for a POST that only reads (a `$batch` of GETs): no lease check before it.
+    private func send(_ method: HTTPMethod, url: String, body: ByteBuffer?, idempotent: Bool, writes: Bool? = nil, contentType: String = "application/json; charset=utf-8") async throws -> Response {
         var attempt = 0
         var refreshedToken = false
         var backoff = configuration.retry.initialBackoff
@@ -292,7 +293,7 @@ public struct DynamicsClient: Sendable {
                 request.headers.add(name: "Content-Type", value: contentType)
                 request.body = .bytes(body)
             }
-            if method != .GET, let beforeWrite { try await beforeWrite() }
+            if writes ?? (method != .GET), let beforeWrite { try await beforeWrite() }
             let started = clock.now()
             let path = Self.pathForAudit(url)
             let response: Response

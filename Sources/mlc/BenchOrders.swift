@@ -289,6 +289,8 @@ struct Session: Sendable {
 
     func run() async throws -> BenchResults {
         var results = BenchResults()
+        // Both sandboxes charge the same tax, so F&O's tax agrees with WooCommerce's (SPEC §8).
+        try await shop.configureTaxes()
         let mug = try await shop.simpleProduct(sku: "MUG-01", name: "Coffee mug", price: "12.50", stock: 1_000_000)
         let poster = try await shop.simpleProduct(sku: "POSTER-01", name: "Poster A2", price: "19.99", stock: 1_000_000)
         let customer = try await shop.send("/customers", #"{"email":"ada@example.com","first_name":"Ada","last_name":"Lovelace","billing":{"first_name":"Ada","last_name":"Lovelace","address_1":"1 Main St","city":"Springfield","state":"CA","postcode":"90001","country":"US","email":"ada@example.com"}}"#)
