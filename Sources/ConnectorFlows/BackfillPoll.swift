@@ -26,10 +26,15 @@ public struct OrderPollCursor: Codable, Sendable, Equatable {
     /// Everything modified up to here was handed on (the next poll re-reads from here minus the overlap).
     public var modifiedAt: Date
     public var updatedAt: Date
+    /// The poll that wrote it stopped at its request bound: the next one resumes one second
+    /// before it instead of a whole overlap before (a window holding more changes than one
+    /// poll reads would otherwise be re-read from its start forever).
+    public var truncated: Bool?
 
-    public init(modifiedAt: Date, updatedAt: Date) {
+    public init(modifiedAt: Date, updatedAt: Date, truncated: Bool? = nil) {
         self.modifiedAt = modifiedAt
         self.updatedAt = updatedAt
+        self.truncated = truncated
     }
 }
 
@@ -106,7 +111,9 @@ public struct BackfillPoll: Sendable {
         let stored: OrderPollCursor?
         do { stored = try await store.getJSON(OrderPollCursor.self, cursorKey)?.value } catch { throw Self.storeError(error) }
         let since: Date
-        if let stored {
+        if let stored, stored.truncated == true {
+            since = stored.modifiedAt.addingTimeInterval(-1)
+        } else if let stored {
             since = stored.modifiedAt.addingTimeInterval(-Double(max(0, connection.orders.pollOverlapMinutes)) * 60)
         } else {
             // First run: from the connection's startDate, else a day back (orders older than
@@ -155,7 +162,7 @@ public struct BackfillPoll: Sendable {
         report.listed = listedIDs.count
 
         // Every hand-off above is durable: only now may the cursor move.
-        report.cursor = try await advanceCursor(cursorKey, to: newest ?? (stored == nil ? since : nil))
+        report.cursor = try await advanceCursor(cursorKey, to: newest ?? (stored == nil ? since : nil), truncated: report.truncated)
         report.reHanded = try await reHandStale(connectionID, logger: logger)
         logger.info("backfill.polled", metadata: [
             "listed": "\(report.listed)", "handed_on": "\(report.handedOn)", "re_handed": "\(report.reHanded)",
@@ -201,13 +208,15 @@ public struct BackfillPoll: Sendable {
 
     /// Moves the cursor to `target` unless it is already there or later; a lost
     /// compare-and-swap re-reads and keeps whichever is later. Returns the cursor after.
-    func advanceCursor(_ key: String, to target: Date?) async throws -> Date? {
+    func advanceCursor(_ key: String, to target: Date?, truncated: Bool) async throws -> Date? {
         do {
             for _ in 0..<20 {
                 let current = try await store.getJSON(OrderPollCursor.self, key)
                 guard let target else { return current?.value.modifiedAt }
-                if let current, current.value.modifiedAt >= target { return current.value.modifiedAt }
-                let value = try StoreJSON.encode(OrderPollCursor(modifiedAt: target, updatedAt: clock.now()))
+                if let current, current.value.modifiedAt > target { return current.value.modifiedAt }
+                // At the same instant only a complete read changes anything: it clears `truncated`.
+                if let current, current.value.modifiedAt == target, truncated || current.value.truncated != true { return target }
+                let value = try StoreJSON.encode(OrderPollCursor(modifiedAt: target, updatedAt: clock.now(), truncated: truncated ? true : nil))
                 if let current {
                     if try await store.compareAndSwap(key, expectedVersion: current.version, value, ttl: nil).swapped { return target }
                 } else if try await store.insertIfAbsent(key, value, ttl: nil).inserted {

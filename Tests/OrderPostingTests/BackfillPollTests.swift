@@ -143,6 +143,32 @@ final class RecordedWakeUps: WakeUpSender {
         }
     }
 
+    @Test func aPollStoppedAtItsBoundIsResumedWhereItStopped() async throws {
+        try await PostingHarness.run { h in
+            var ids: [Int] = []
+            for _ in 0..<5 { ids.append(try await h.paidOrder()) }
+            var small = BackfillPoll.Settings()
+            small.perPage = 2
+            small.maxRequests = 1
+            let first = try await makePoll(h, settings: small).poll(connectionID: h.connection.id, logger: h.logger)
+            #expect(first.truncated)
+            #expect(first.handedOn == 2)
+            let stored = try #require(try await h.store.getJSON(OrderPollCursor.self, Keyspace.orderPollCursor(h.connection.id))?.value)
+            #expect(stored.truncated == true)
+
+            // The next poll resumes one second before the cursor (not a whole overlap before) and reads to the end.
+            let next = try await makePoll(h).poll(connectionID: h.connection.id, logger: h.logger)
+            #expect(next.since == stored.modifiedAt.addingTimeInterval(-1))
+            #expect(!next.truncated)
+            #expect(next.handedOn == 3)
+            #expect(try await pendingOrderIDs(h) == Set(ids))
+            let after = try #require(try await h.store.getJSON(OrderPollCursor.self, Keyspace.orderPollCursor(h.connection.id))?.value)
+            #expect(after.truncated == nil)
+            let third = try await makePoll(h).poll(connectionID: h.connection.id, logger: h.logger)
+            #expect(third.since == after.modifiedAt.addingTimeInterval(-Double(h.connection.orders.pollOverlapMinutes) * 60))
+        }
+    }
+
     @Test func pendingWorkLeftTooLongIsWokenAgain() async throws {
         try await PostingHarness.run { h in
             let id = try await h.paidOrder()
