@@ -77,7 +77,8 @@ public enum Keyspace {
 
     /// Prefixes `connection remove` clears: everything of the connection's but links and cursors.
     public static func removablePrefixes(_ connection: String) -> [String] {
-        [deliveries(connection), pending(connection), audits(connection), records(connection), alerts(connection), "catalog/\(StoreKey.segment(connection))/"]
+        [deliveries(connection), pending(connection), audits(connection), records(connection), alerts(connection),
+         "seen/\(StoreKey.segment(connection))/", "catalog/\(StoreKey.segment(connection))/"]
     }
     /// Prefixes only `--purge` clears.
     public static func durablePrefixes(_ connection: String) -> [String] { [orderLinks(connection), cursors(connection)] }
