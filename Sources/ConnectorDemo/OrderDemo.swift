@@ -156,8 +156,10 @@ public struct OrderDemo: Sendable {
         foFaults.throttleRetryAfter = 1
         foFaults.loseResponsesOfNextWrites = 1
         dynamics.setFaults(foFaults)
-        let posterFunction = OrderPosterFunction(poster: OrderPoster(store: store, connections: StoredConnections(repository: ConnectionRepository(store: store), key: key),
-                                                                     remotes: remotes, clock: clock, sleeper: SystemSleeper()), store: store)
+        let connections = StoredConnections(repository: ConnectionRepository(store: store), key: key)
+        let orderPoster = OrderPoster(store: store, connections: connections, remotes: remotes, clock: clock, sleeper: SystemSleeper())
+        let posterFunction = OrderPosterFunction(poster: orderPoster, store: store,
+                                                 customers: CustomerSync(store: store, connections: connections, remotes: remotes, clock: clock, retention: .seconds(86_400), sharingLeasesWith: orderPoster))
         let context = InvocationContext(function: "order-poster", invocationID: "demo", logger: logger)
         var drains = 0
         var outcome = Outcome.retry("not yet")
@@ -196,6 +198,7 @@ public struct OrderDemo: Sendable {
         for record in parked { problems.append("order \(record.id) parked: \(record.reason ?? "")") }
         notes.append("F&O now holds \(headers.count) sales orders, \(dynamics.records("SalesOrderLines").count) lines, \(journal.count) payment journal lines, \(dynamics.records("CustomersV3").count) customers.")
         notes.append("Audit: mlc audit list --store \(storeURL)   then   mlc audit show \(connectionID):order:\(o1) --store \(storeURL)")
+        notes.append("Operator's view: mlc status --store \(storeURL)")
         return Report(rows: rows, problems: problems, notes: notes, storeURL: storeURL)
     }
 

@@ -209,3 +209,30 @@ struct ReportCommand: AsyncParsableCommand {
         }
     }
 }
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "What is pending, parked, alerted and throttled, per connection — read from the store alone (right even when every function has scaled to zero).")
+    @Option(help: "Only this connection (default: all).") var connection: String?
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        do {
+            let text = try await withStore(store) { store -> String in
+                let all = try await ConnectionRepository(store: store).list().map(\.id).sorted()
+                let ids = connection.map { [$0] } ?? all
+                if ids.isEmpty { return "no connections; add one with: mlc connection add --file F" }
+                var out = ""
+                for id in ids {
+                    guard all.contains(id) else { throw CLIError(message: "no connection '\(id)' — list them with: mlc connection list") }
+                    let (masked, _) = try await ConnectionRepository(store: store).loadMasked(id)
+                    let report = try await StatusReport(store: store, clock: SystemWallClock()).connection(masked)
+                    out += StatusReport.text(report, now: Date())
+                }
+                return out
+            }
+            print(text, terminator: "")
+        } catch { Self.exitCleanly(CLIError(error)) }
+    }
+}
