@@ -53,6 +53,12 @@ public struct BackfillReport: Sendable, Equatable {
     public var cursor: Date?
     /// The listing stopped at its bound; the next poll continues from the cursor.
     public var truncated = false
+    /// Trashed orders listed (`status=any` leaves them out, so they are listed on their own).
+    public var trashed = 0
+    /// What the webhook check did (nil when it did not run).
+    public var webhooks: WebhookHealthReport?
+    /// Why the webhook check failed (the poll went on without it).
+    public var webhookError: String?
 }
 
 /// SPEC §2/§4 backfill-poll, its polling backbone: lists WooCommerce orders modified since the
@@ -73,6 +79,11 @@ public struct BackfillPoll: Sendable {
         public var seenTTL: Duration = .seconds(90 * 86_400)
         /// Pending work expires after this (as the receiver's).
         public var retention: Duration = .seconds(30 * 86_400)
+        /// Check and heal the connection's webhooks in every poll (SPEC §9).
+        public var manageWebhooks = true
+        /// Also list trashed orders (a trashed order after posting parks, SPEC §8).
+        public var listTrash = true
+        public var webhookHealth = WebhookHealth.Settings()
         public init() {}
     }
 
@@ -110,7 +121,7 @@ public struct BackfillPoll: Sendable {
         let cursorKey = Keyspace.orderPollCursor(connectionID)
         let stored: OrderPollCursor?
         do { stored = try await store.getJSON(OrderPollCursor.self, cursorKey)?.value } catch { throw Self.storeError(error) }
-        let since: Date
+        var since: Date
         if let stored, stored.truncated == true {
             since = stored.modifiedAt.addingTimeInterval(-1)
         } else if let stored {
@@ -120,7 +131,22 @@ public struct BackfillPoll: Sendable {
             // that are `mlc backfill`'s job, not the schedule's).
             since = connection.orders.startDate ?? clock.now().addingTimeInterval(-settings.firstRunLookback)
         }
+        // Webhook health first: a disabled webhook widens this poll back to its last good
+        // delivery. A failed check is reported, never a reason to skip the poll.
+        var webhooks: WebhookHealthReport?
+        var webhookError: String?
+        if settings.manageWebhooks {
+            do {
+                webhooks = try await WebhookHealth(store: store, clock: clock, settings: settings.webhookHealth).check(connection, client: client, logger: logger)
+            } catch {
+                webhookError = (RemoteError.connectorError(error) ?? Self.storeError(error)).description
+                logger.warning("webhook.check_failed", metadata: ["error": "\(webhookError ?? "")"])
+            }
+            if let from = webhooks?.backfillFrom, from < since { since = from }
+        }
         var report = BackfillReport(connection: connectionID, since: since)
+        report.webhooks = webhooks
+        report.webhookError = webhookError
 
         // Keyset paging on `date_modified_gmt` (ascending): each request asks for what changed
         // after the newest change read so far (minus one second: `modified_after` is strict and
@@ -160,13 +186,33 @@ public struct BackfillPoll: Sendable {
             }
         }
         report.listed = listedIDs.count
+        // Trashed orders in the same window (they never move the cursor: the next poll lists
+        // them again and finds their state seen).
+        if settings.listTrash && !report.truncated {
+            var trashPage = 1
+            while requests < settings.maxRequests {
+                requests += 1
+                let current: WooPage<WooOrder>
+                do {
+                    current = try await client.orders(WooOrderQuery(modifiedAfter: since, statuses: ["trash"], orderBy: "modified", ascending: true, page: trashPage, perPage: settings.perPage))
+                } catch {
+                    throw Self.remoteError(error)
+                }
+                for order in current.items where listedIDs.insert(order.id).inserted {
+                    report.trashed += 1
+                    if try await handOn(order, connection: connectionID, logger: logger) { report.handedOn += 1 }
+                }
+                guard !current.items.isEmpty, current.hasMore else { break }
+                trashPage += 1
+            }
+        }
 
         // Every hand-off above is durable: only now may the cursor move.
         report.cursor = try await advanceCursor(cursorKey, to: newest ?? (stored == nil ? since : nil), truncated: report.truncated)
         report.reHanded = try await reHandStale(connectionID, logger: logger)
         logger.info("backfill.polled", metadata: [
             "listed": "\(report.listed)", "handed_on": "\(report.handedOn)", "re_handed": "\(report.reHanded)",
-            "cursor": "\(report.cursor.map(Formatting.timestamp) ?? "none")", "truncated": "\(report.truncated)",
+            "cursor": "\(report.cursor.map(Formatting.timestamp) ?? "none")", "truncated": "\(report.truncated)", "trashed": "\(report.trashed)",
         ])
         return report
     }

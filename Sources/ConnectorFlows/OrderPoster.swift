@@ -127,6 +127,10 @@ public struct OrderPoster: Sendable {
         case .posted, .skipped, .parked:
             // Parked work leaves the queue: it waits for a person and `mlc replay`.
             _ = try? await store.delete(Keyspace.pending(connectionID, kind: "order", resourceID: String(orderID)))
+            // backfill-poll hands on only states nobody has handled: this one is handled.
+            if let state = timeline.orderState {
+                _ = try? await store.setJSON(Keyspace.orderSeen(connectionID, orderID: orderID), BackfillPoll.Seen(hash: state, handedAt: clock.now()), ttl: BackfillPoll.Settings().seenTTL)
+            }
         case .retryLater(_, let after):
             // Stays pending; the drain leaves it alone for a growing delay (Retry-After at least).
             await deferPending(connectionID: connectionID, orderID: orderID, after: after)
@@ -201,6 +205,7 @@ public struct OrderPoster: Sendable {
             }
             return .skipped("order \(orderID) no longer exists in WooCommerce")
         }
+        timeline.orderState = BackfillPoll.stateHash(order)
         timeline.add("received", "status \(order.status), total \(order.total) \(order.currency), modified \(order.dateModifiedGMT.map(Formatting.timestamp) ?? "?")")
 
         let isPaid = connection.orders.paidStatuses.contains(order.status)

@@ -30,6 +30,7 @@ actor KeyedAsyncLock {
 final class Timeline: Sendable {
     private let clock: any WallClock
     private let collected = Mutex<[AuditRecord.Event]>([])
+    private let readState = Mutex<String?>(nil)
 
     init(clock: any WallClock) { self.clock = clock }
 
@@ -39,4 +40,10 @@ final class Timeline: Sendable {
     }
 
     var events: [AuditRecord.Event] { collected.withLock { $0 } }
+
+    /// The state hash (`BackfillPoll.stateHash`) of the order as this work read it.
+    var orderState: String? {
+        get { readState.withLock { $0 } }
+        set { readState.withLock { $0 = newValue } }
+    }
 }

@@ -161,6 +161,7 @@ public struct WebhookIntake: Sendable {
     let wakeUp: (any WakeUpSender)?
     let alerts: AlertCenter
     let audit: AuditTrail
+    let signatureFailures: SignatureFailures
 
     public init(store: any KeyValueStore, connections: any ConnectionSource, clock: any WallClock = SystemWallClock(),
                 settings: IntakeSettings = IntakeSettings(), wakeUp: (any WakeUpSender)? = nil) {
@@ -171,6 +172,7 @@ public struct WebhookIntake: Sendable {
         self.wakeUp = wakeUp
         self.alerts = AlertCenter(store: store, clock: clock)
         self.audit = AuditTrail(store: store, clock: clock, retention: settings.retention)
+        self.signatureFailures = SignatureFailures(store: store, clock: clock, alerts: alerts)
     }
 
     /// Handles `POST /webhooks/woocommerce/{connectionID}`.
@@ -214,6 +216,10 @@ public struct WebhookIntake: Sendable {
         }
         guard WebhookSignature.isValid(signature, body: request.body, secret: connection.woocommerce.webhookSecret.reveal()) else {
             await auditRejection(connection: connectionID, event: "rejected.signature", headers: wc, logger: logger)
+            if let webhookID = wc.webhookID {
+                await signatureFailures.record(connection: connectionID, webhookID: webhookID, source: wc.source.map(Self.bounded),
+                                               window: .seconds(connection.alerts.windowMinutes * 60), logger: logger)
+            }
             return .reject(401, "invalid signature")
         }
         guard let source = wc.source, StoreURL.sameStore(source, connection.woocommerce.baseURL) else {
