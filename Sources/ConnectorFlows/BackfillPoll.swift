@@ -19,6 +19,16 @@ extension Keyspace {
     /// (`connection remove` does not clear `seen/`).
     public static func orderSeen(_ connection: String, orderID: Int) -> String { "seen/\(StoreKey.segment(connection))/order/\(orderID)" }
     public static func ordersSeen(_ connection: String) -> String { "seen/\(StoreKey.segment(connection))/order/" }
+
+    /// When the last poll of a connection finished (for `mlc status` and /metrics).
+    public static func lastPoll(_ connection: String) -> String { cursors(connection) + "last-poll" }
+}
+
+/// The last finished poll of a connection, as stored.
+public struct LastPoll: Codable, Sendable, Equatable {
+    public var at: Date
+    public var listed: Int
+    public var handedOn: Int
 }
 
 /// The poll cursor as stored.
@@ -210,6 +220,11 @@ public struct BackfillPoll: Sendable {
         // Every hand-off above is durable: only now may the cursor move.
         report.cursor = try await advanceCursor(cursorKey, to: newest ?? (stored == nil ? since : nil), truncated: report.truncated)
         report.reHanded = try await reHandStale(connectionID, logger: logger)
+        do {
+            _ = try await store.setJSON(Keyspace.lastPoll(connectionID), LastPoll(at: clock.now(), listed: report.listed, handedOn: report.handedOn))
+        } catch {
+            throw Self.storeError(error)
+        }
         logger.info("backfill.polled", metadata: [
             "listed": "\(report.listed)", "handed_on": "\(report.handedOn)", "re_handed": "\(report.reHanded)",
             "cursor": "\(report.cursor.map(Formatting.timestamp) ?? "none")", "truncated": "\(report.truncated)", "trashed": "\(report.trashed)",

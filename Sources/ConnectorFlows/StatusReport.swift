@@ -24,6 +24,10 @@ public struct StatusReport: Sendable {
         public var pollCursor: Date?
         public var pollUpdatedAt: Date?
         public var throttledUntil: Date?
+        /// When backfill-poll last finished a poll of this connection.
+        public var lastPollAt: Date?
+        /// The webhooks the connector manages, as its last check saw them.
+        public var webhooks: ManagedWebhooks?
     }
 
     let store: any KeyValueStore
@@ -70,7 +74,9 @@ public struct StatusReport: Sendable {
             oldestPendingSeconds: oldest.map { now.timeIntervalSince($0) }, pendingCustomers: pendingCustomers, delayed: delayed,
             records: states, parkedReasons: reasons.sorted { $0.value > $1.value }.map { ($0.key, $0.value) },
             alerts: try await AlertCenter(store: store, clock: clock).list(connection: id), lastDelivery: lastDelivery,
-            pollCursor: cursor?.modifiedAt, pollUpdatedAt: cursor?.updatedAt, throttledUntil: throttle.flatMap { $0 > now ? $0 : nil })
+            pollCursor: cursor?.modifiedAt, pollUpdatedAt: cursor?.updatedAt, throttledUntil: throttle.flatMap { $0 > now ? $0 : nil },
+            lastPollAt: try await store.getJSON(LastPoll.self, Keyspace.lastPoll(id))?.value.at,
+            webhooks: try await store.getJSON(ManagedWebhooks.self, Keyspace.managedWebhooks(id))?.value)
     }
 
     /// The report as lines a person reads at night.
@@ -87,6 +93,13 @@ public struct StatusReport: Sendable {
         }
         for (reason, count) in c.parkedReasons.prefix(5) { out += "    parked ×\(count): \(reason)\n" }
         out += "  last delivery: \(age(c.lastDelivery)); poll cursor: \(c.pollCursor.map(Formatting.timestamp) ?? "none") (written \(age(c.pollUpdatedAt)))\n"
+        out += "  last poll: \(age(c.lastPollAt))\n"
+        if let hooks = c.webhooks {
+            let list = hooks.webhooks.sorted { $0.id < $1.id }.map { "#\($0.id) \($0.topic) \($0.status)" + (($0.reenabledCount ?? 0) > 0 ? " (re-enabled ×\($0.reenabledCount!))" : "") }
+            out += "  webhooks: \(list.isEmpty ? "none managed" : list.joined(separator: ", "))\(hooks.unmanaged.map { "; not the connector's: \($0.map { "#\($0)" }.joined(separator: ", "))" } ?? "") (checked \(age(hooks.checkedAt)))\n"
+        } else {
+            out += "  webhooks: not checked yet (backfill-poll checks them)\n"
+        }
         out += "  F&O throttled until: \(c.throttledUntil.map(Formatting.timestamp) ?? "not throttled")\n"
         for alert in c.alerts { out += "  alert \(alert.reason): \(alert.count) in the window (\(alert.total) ever), last \(age(alert.lastAt)) — \(alert.detail.prefix(120))\n" }
         return out

@@ -1,6 +1,8 @@
+import ConnectorConnections
 import ConnectorCore
 import ConnectorFlows
 import ConnectorStore
+import ConnectorTestSupport
 import Foundation
 import Testing
 
@@ -28,6 +30,54 @@ import Testing
             #expect(report.alerts.contains { $0.reason == "record-parked" })
             let text = StatusReport.text(report, now: h.clock.now())
             #expect(text.contains("PAUSED") && text.contains("1 order(s), oldest 90s old") && text.contains("order records: posted 1, parked 1"))
+        }
+    }
+
+    /// The issue's must-show: from a fresh `mlc status` process over the same store file — the
+    /// stuck order's age, the parked reason, the webhooks and the last poll.
+    @Test func aFreshMlcStatusProcessReadsTheStoreFile() async throws {
+        let directory = TemporaryDirectory.make("mlc-status")
+        let url = "sqlite:" + directory.appendingPathComponent("store.sqlite").path
+        let store = try await StoreFactoryForTests.open(url)
+        try await PostingHarness.run(store: store) { h in
+            let unmapped = try await h.paidOrder(paymentMethod: "paypal")
+            guard case .parked = await h.post(unmapped) else { Issue.record("expected parked"); return }
+            let connections = StoredConnections(repository: ConnectionRepository(store: h.store), key: h.key, clock: h.clock, freshness: 0)
+            _ = try await BackfillPoll(store: h.store, connections: connections, remotes: h.remotes, clock: h.clock).poll(connectionID: "acme", logger: h.logger)
+            let stuck = try await h.paidOrder()
+            try await h.store.set(Keyspace.pending("acme", kind: "order", resourceID: String(stuck)),
+                                  PendingWork(connection: "acme", kind: "order", resourceID: String(stuck), firstSeenAt: Date().addingTimeInterval(-600), origin: "test").encoded())
+
+            let result = try await ProcessRunner.run(try PackagePaths.executable("mlc"), ["status", "--connection", "acme"], environment: ["MLC_STORE_URL": url])
+            #expect(result.status == 0)
+            let text = result.stdout
+            #expect(text.range(of: #"pending: \d+ order\(s\), oldest 6\d\ds old"#, options: .regularExpression) != nil, "\(text)")
+            #expect(text.contains("parked ×1: ") && text.contains("paypal"))
+            #expect(text.contains("order.created active") && text.contains("checked"))
+            #expect(!text.contains("last poll: never"))
+            #expect(text.contains("alert record-parked: 1 in the window"))
+        }
+        try await store.close()
+    }
+
+    /// SPEC §11: a paused connection still records deliveries, posts nothing, and resumes.
+    @Test func aPausedConnectionRecordsDeliveriesAndPostsNothingUntilResumed() async throws {
+        try await PostingHarness.run { h in
+            try await h.createWebhooks()
+            let control = ConnectionControl(store: h.store)
+            try await control.setPaused("acme", true, at: h.clock.now())
+            let id = try await h.paidOrder()
+            let attempts = await h.woo.runDeliveries()
+            #expect(!attempts.isEmpty && attempts.allSatisfy { $0.status == 200 })
+            #expect(try await h.store.get(Keyspace.pending("acme", kind: "order", resourceID: String(id))) != nil)
+            await h.drainUntilDone(rounds: 2)
+            #expect(h.salesOrders(reference: "WC\(id)").isEmpty)
+            #expect(try await h.store.get(Keyspace.pending("acme", kind: "order", resourceID: String(id))) != nil)
+
+            try await control.setPaused("acme", false, at: h.clock.now())
+            await h.drainUntilDone()
+            #expect(h.salesOrders(reference: "WC\(id)").count == 1)
+            #expect(try await h.store.get(Keyspace.pending("acme", kind: "order", resourceID: String(id))) == nil)
         }
     }
 }
