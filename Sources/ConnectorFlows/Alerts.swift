@@ -18,8 +18,7 @@ public struct AlertRecord: Codable, Sendable, Equatable {
 }
 
 /// Raises alerts: an error-level log line with `alert=true`, a record in the store, deduplicated
-/// per connection and reason per window. (The alert webhook and metric come with the operations
-/// issues; they read the same records.)
+/// per connection and reason per window, and queued for the connection's alert webhook.
 public struct AlertCenter: Sendable {
     let store: any KeyValueStore
     let clock: any WallClock
@@ -56,6 +55,7 @@ public struct AlertCenter: Sendable {
                 }
                 if wrote {
                     logger.error("alert", metadata: ["alert": .stringConvertible(true), "connection": "\(connection)", "alert.reason": "\(reason)", "alert.detail": "\(detail)"])
+                    await queueForWebhook(record, logger: logger)
                     return true
                 }
             } catch {
@@ -67,6 +67,18 @@ public struct AlertCenter: Sendable {
         // Lost every race for the record: still make sure a person hears about it.
         logger.error("alert", metadata: ["alert": .stringConvertible(true), "connection": "\(connection)", "alert.reason": "\(reason)", "alert.detail": "\(detail)", "alert.note": "alert record contended"])
         return true
+    }
+
+    /// An announced alert also waits in the connection's outbox until backfill-poll has sent it
+    /// to the alert webhook (`AlertDelivery`): durable, so a chat service that is down only
+    /// delays it.
+    private func queueForWebhook(_ record: AlertRecord, logger: Logger) async {
+        let key = Keyspace.alertOutbox(record.connection) + Formatting.pad(Int(record.windowStart.unixMilliseconds), 15) + "-" + StoreKey.segment(record.reason)
+        do {
+            _ = try await store.setJSON(key, record, ttl: AlertDelivery.outboxTTL)
+        } catch {
+            logger.error("alert.outbox_write_failed", metadata: ["error": "\(error)"])
+        }
     }
 
     /// The alert records of `connection`.

@@ -69,6 +69,8 @@ public struct BackfillReport: Sendable, Equatable {
     public var webhooks: WebhookHealthReport?
     /// Why the webhook check failed (the poll went on without it).
     public var webhookError: String?
+    /// Alerts sent to the connection's alert webhook by this poll.
+    public var alertsSent = 0
 }
 
 /// SPEC §2/§4 backfill-poll, its polling backbone: lists WooCommerce orders modified since the
@@ -103,9 +105,11 @@ public struct BackfillPoll: Sendable {
     let clock: any WallClock
     let wakeUp: (any WakeUpSender)?
     let settings: Settings
+    let alertTransport: (any AlertTransport)?
 
     public init(store: any KeyValueStore, connections: any ConnectionSource, remotes: any RemoteSystems, clock: any WallClock,
-                wakeUp: (any WakeUpSender)? = nil, settings: Settings = Settings()) {
+                wakeUp: (any WakeUpSender)? = nil, settings: Settings = Settings(), alertTransport: (any AlertTransport)? = nil) {
+        self.alertTransport = alertTransport
         self.store = store
         self.connections = connections
         self.remotes = remotes
@@ -220,6 +224,9 @@ public struct BackfillPoll: Sendable {
         // Every hand-off above is durable: only now may the cursor move.
         report.cursor = try await advanceCursor(cursorKey, to: newest ?? (stored == nil ? since : nil), truncated: report.truncated)
         report.reHanded = try await reHandStale(connectionID, logger: logger)
+        if let alertTransport {
+            report.alertsSent = await AlertDelivery(store: store, transport: alertTransport).deliver(connection, logger: logger).sent
+        }
         do {
             _ = try await store.setJSON(Keyspace.lastPoll(connectionID), LastPoll(at: clock.now(), listed: report.listed, handedOn: report.handedOn))
         } catch {
