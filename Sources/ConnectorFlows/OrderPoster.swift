@@ -89,6 +89,7 @@ public struct OrderPoster: Sendable {
         } catch {
             return .retryLater("the store is unavailable: \(error)", after: nil)
         }
+        CrashPoint.hit("order.after-lease")
 
         let timeline = Timeline(clock: clock)
         var record = (try? await records.load(connection: connectionID, kind: "order", id: String(orderID)))
@@ -310,6 +311,7 @@ public struct OrderPoster: Sendable {
                 guard net == plan.expectedNet else { return try await parkMoney(net, plan, link: &link, save: saveLink) }
             } else {
                 try await ensureCustomer(plan.customer, fo: fo, timeline: timeline)
+                CrashPoint.hit("order.after-customer")
                 if let number = plan.suppliedSalesOrderNumber {
                     // Round trip 2: header, lines and the money in one changeset — all or nothing.
                     var header = plan.header
@@ -323,6 +325,7 @@ public struct OrderPoster: Sendable {
                     let (parts, totals) = try await submitWithJournal(operations, journal: journalPlans, link: &link, fo: fo, connection: connection, timeline: timeline,
                                                                       thenRead: Self.totalsQuery(number, fo: fo))
                     journalPlans = []
+                    CrashPoint.hit("order.after-changeset")
                     let net = try parts.dropFirst().prefix(plan.lines.count).reduce(Decimal(0)) { $0 + (try DynamicsClient.decode($1, as: FOSalesOrderLine.self)).LineAmount }
                     link.salesOrderNumber = number
                     timeline.add("salesOrder", "created \(number) with \(plan.lines.count) lines in one changeset")
@@ -332,8 +335,10 @@ public struct OrderPoster: Sendable {
                     // F&O numbers the order: the header first, its number stored at once.
                     let created: FOSalesOrderHeader = try await fo.create(FOEntity.salesOrderHeaders, plan.header)
                     timeline.add("salesOrder", "created \(created.SalesOrderNumber) (numbered by F&O)")
+                    CrashPoint.hit("order.after-header")
                     link.salesOrderNumber = created.SalesOrderNumber
                     try await saveLink()
+                    CrashPoint.hit("order.after-header-link")
                     let operations: [BatchOperation] = plan.lines.map { line in
                         var record = line.record
                         record["SalesOrderNumber"] = .string(created.SalesOrderNumber)
@@ -342,6 +347,7 @@ public struct OrderPoster: Sendable {
                     let (parts, totals) = try await submitWithJournal(operations, journal: journalPlans, link: &link, fo: fo, connection: connection, timeline: timeline,
                                                                       thenRead: Self.totalsQuery(created.SalesOrderNumber, fo: fo))
                     journalPlans = []
+                    CrashPoint.hit("order.after-changeset")
                     let net = try parts.prefix(plan.lines.count).reduce(Decimal(0)) { $0 + (try DynamicsClient.decode($1, as: FOSalesOrderLine.self)).LineAmount }
                     guard net == plan.expectedNet else { return try await parkMoney(net, plan, link: &link, save: saveLink) }
                     link.taxDifference = try await taxDifference(totals, plan: plan, number: created.SalesOrderNumber, connection: connection, fo: fo, timeline: timeline)
@@ -352,12 +358,14 @@ public struct OrderPoster: Sendable {
             link.postedAt = clock.now()
             link.fingerprint = plan.fingerprint
             try await saveLink()
+            CrashPoint.hit("order.after-link")
             timeline.add("posted", "sales order \(link.salesOrderNumber ?? "?"), \(plan.lines.count) lines, net \(plan.expectedNet) (F&O's line amounts)")
         }
 
         // Refunds (or a payment) that came after the order: their own changeset.
         if !journalPlans.isEmpty {
             _ = try await submitWithJournal([], journal: journalPlans, link: &link, fo: fo, connection: connection, timeline: timeline)
+            CrashPoint.hit("order.after-refund")
         }
         try await saveLink()
         for skipped in plan.skippedRefunds { timeline.add("refund.skipped", "refund \(skipped.refundID) (\(skipped.amount)): \(skipped.reason)") }

@@ -80,6 +80,7 @@ extension OrderPoster {
                 header["Description"] = .string("WooCommerce \(connection.id) payments")
                 let created: FOPaymentJournalHeader = try await fo.create(FOEntity.paymentJournalHeaders, header)
                 timeline.add("journal", "opened \(created.JournalBatchNumber) (\(journalName))")
+                CrashPoint.hit("order.after-journal-header")
                 let fresh = JournalState(journalBatchNumber: created.JournalBatchNumber, nextLine: 1)
                 if let current {
                     guard case .swapped(let version) = try await store.compareAndSwapJSON(stateKey, expectedVersion: current.version, fresh) else { continue }
@@ -92,6 +93,7 @@ extension OrderPoster {
             guard let (state, version) = open else { continue }
             let next = JournalState(journalBatchNumber: state.journalBatchNumber, nextLine: state.nextLine + count)
             guard case .swapped = try await store.compareAndSwapJSON(stateKey, expectedVersion: version, next) else { continue }
+            CrashPoint.hit("order.after-journal-counter")
             return (state.journalBatchNumber, state.nextLine)
         }
         throw ConnectorError.conflict("the payment journal's line counter kept changing", fix: "retried")
