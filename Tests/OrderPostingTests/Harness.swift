@@ -29,6 +29,8 @@ struct PostingHarness: Sendable {
     let sleeper: RecordingSleeper
     let clock: ManualWallClock
     let logger: Logger
+    /// Every log line of the run, when `Options.captureLogs` asked for them (trace level).
+    let logs: CapturingLogSink?
 
     static let connectionID = "acme"
 
@@ -38,6 +40,7 @@ struct PostingHarness: Sendable {
         var connectionID = PostingHarness.connectionID
         var items: [String: String] = [:]
         var dynamics = DynamicsEmulator.Configuration.standard
+        var captureLogs = false
     }
 
     static func run(store: (any KeyValueStore)? = nil, supplySalesOrderNumber: Bool = true, _ body: @Sendable (PostingHarness) async throws -> Void) async throws {
@@ -49,7 +52,8 @@ struct PostingHarness: Sendable {
     static func run(store: (any KeyValueStore)? = nil, options: Options, dynamics shared: DynamicsEmulator? = nil, foURL sharedURL: URL? = nil,
                     key sharedKey: MasterKey? = nil, _ body: @Sendable (PostingHarness) async throws -> Void) async throws {
         let store = store ?? MemoryStore()
-        let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+        let captured = options.captureLogs ? TestLogging.logger(level: .trace) : nil
+        let logger = captured?.0 ?? Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
         let clock = ManualWallClock(Date())
         let sleeper = RecordingSleeper(advancing: clock)
         let woo = Sandbox.wooCommerce(logger: logger)
@@ -86,7 +90,7 @@ struct PostingHarness: Sendable {
                     let poster = OrderPoster(store: store, connections: connections, remotes: remotes, clock: clock, sleeper: sleeper, settings: posterSettings)
                     try await SandboxShop(woo: woo).configureTaxes()
                     try await body(PostingHarness(store: store, key: key, woo: woo, dynamics: dynamics, dynamicsURL: foURL, shop: SandboxShop(woo: woo), connection: connection,
-                                                  poster: poster, remotes: remotes, sleeper: sleeper, clock: clock, logger: logger))
+                                                  poster: poster, remotes: remotes, sleeper: sleeper, clock: clock, logger: logger, logs: captured?.1))
                 }
             }
         }
