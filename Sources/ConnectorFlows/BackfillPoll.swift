@@ -222,6 +222,7 @@ public struct BackfillPoll: Sendable {
         }
 
         // Every hand-off above is durable: only now may the cursor move.
+        CrashPoint.hit("poll.before-cursor")
         report.cursor = try await advanceCursor(cursorKey, to: newest ?? (stored == nil ? since : nil), truncated: report.truncated)
         report.reHanded = try await reHandStale(connectionID, logger: logger)
         if let alertTransport {

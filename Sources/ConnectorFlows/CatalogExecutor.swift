@@ -54,6 +54,7 @@ struct CatalogExecutor: Sendable {
             let batch = WooBatch(create: creates.map(\.input), update: updates.map { WooBatchUpdate(id: $0.id, changes: $0.input) })
             do {
                 let result = try await calls.run { try await woo.batchProducts(batch) }
+                CrashPoint.hit("catalog.after-batch")
                 var out: [ItemResult] = []
                 for (i, create) in creates.enumerated() {
                     switch i < result.create.count ? result.create[i] : .failure(id: 0, error: WooCommerceError(status: nil, code: "missing", message: "no answer for this item", request: "batch")) {

@@ -127,3 +127,43 @@ public struct SandboxShop: Sendable {
     /// The billing block of a test shopper in California.
     public static let californiaBilling = #""billing":{"first_name":"Alan","last_name":"Turing","address_1":"1 Infinite Loop","city":"Cupertino","state":"CA","postcode":"95014","country":"US","email":"alan@example.com"}"#
 }
+
+extension Sandbox {
+    /// The item number of generated catalog item `n`.
+    public static func benchItem(_ n: Int) -> String { String(format: "BENCH-%05d", n) }
+
+    /// Adds a generated catalog to the F&O sandbox: `items` plain released products with prices
+    /// and on-hand, and `masters` product masters with `variants` size/colour variants each (the
+    /// catalog benchmark's and the crash tests' data).
+    public static func seedCatalog(_ dynamics: DynamicsEmulator, items: Int, masters: Int, variants: Int) throws {
+        let sizes = ["XS", "S", "M", "L", "XL", "XXL", "3XL", "4XL"]
+        let colors = ["Black", "White", "Navy", "Red", "Green"]
+        func product(_ item: String, subtype: String, price: String) throws {
+            try dynamics.insert("ProductsV2", ["ProductNumber": .string(item), "ProductName": .string("Bench \(item)"), "ProductSearchName": .string(item),
+                                               "ProductType": "Item", "ProductSubType": .string(subtype)])
+            try dynamics.insert("ReleasedProductsV2", ["dataAreaId": "usmf", "ItemNumber": .string(item), "ProductNumber": .string(item), "SearchName": .string(item),
+                                                       "ProductType": "Item", "ProductSubType": .string(subtype), "SalesPrice": .number(Decimal(string: price)!),
+                                                       "SalesPriceQuantity": 1, "SalesUnitSymbol": "ea", "SalesSalesTaxItemGroupCode": "FULL", "ProductGroupId": "Web"])
+        }
+        func onHand(_ item: String, size: String = "", color: String = "", _ qty: Int) throws {
+            try dynamics.insert("WarehousesOnHandV2", ["dataAreaId": "usmf", "ItemNumber": .string(item), "ProductColorId": .string(color), "ProductConfigurationId": "",
+                                                       "ProductSizeId": .string(size), "ProductStyleId": "", "ProductVersionId": "", "InventorySiteId": "1",
+                                                       "InventoryWarehouseId": "11", "OnHandQuantity": .number(Decimal(qty)), "AvailableOnHandQuantity": .number(Decimal(qty))])
+        }
+        for n in 0..<items {
+            try product(benchItem(n), subtype: "Product", price: "\(5 + n % 50).99")
+            try onHand(benchItem(n), 1 + n % 40)
+        }
+        for m in 0..<masters {
+            let master = String(format: "BENCHM-%04d", m)
+            try product(master, subtype: "ProductMaster", price: "29.90")
+            for v in 0..<variants {
+                let size = sizes[v % sizes.count], color = colors[(v / sizes.count) % colors.count]
+                try dynamics.insert("ReleasedProductVariantsV2", ["dataAreaId": "usmf", "ProductMasterNumber": .string(master), "ProductConfigurationId": "",
+                                                                  "ProductSizeId": .string(size), "ProductColorId": .string(color), "ProductStyleId": "", "ProductVersionId": "",
+                                                                  "ItemNumber": .string(master), "SalesSalesTaxItemGroupCode": "FULL"])
+                try onHand(master, size: size, color: color, 2 + v)
+            }
+        }
+    }
+}

@@ -113,37 +113,9 @@ struct BenchCatalog: AsyncParsableCommand {
         } catch { Self.exitCleanly(CLIError(error)) }
     }
 
-    static func item(_ n: Int) -> String { String(format: "BENCH-%05d", n) }
+    static func item(_ n: Int) -> String { Sandbox.benchItem(n) }
 
     static func seed(_ dynamics: DynamicsEmulator, items: Int, masters: Int, variants: Int) throws {
-        let sizes = ["XS", "S", "M", "L", "XL", "XXL", "3XL", "4XL"]
-        let colors = ["Black", "White", "Navy", "Red", "Green"]
-        func product(_ item: String, subtype: String, price: String) throws {
-            try dynamics.insert("ProductsV2", ["ProductNumber": .string(item), "ProductName": .string("Bench \(item)"), "ProductSearchName": .string(item),
-                                               "ProductType": "Item", "ProductSubType": .string(subtype)])
-            try dynamics.insert("ReleasedProductsV2", ["dataAreaId": "usmf", "ItemNumber": .string(item), "ProductNumber": .string(item), "SearchName": .string(item),
-                                                       "ProductType": "Item", "ProductSubType": .string(subtype), "SalesPrice": .number(Decimal(string: price)!),
-                                                       "SalesPriceQuantity": 1, "SalesUnitSymbol": "ea", "SalesSalesTaxItemGroupCode": "FULL", "ProductGroupId": "Web"])
-        }
-        func onHand(_ item: String, size: String = "", color: String = "", _ qty: Int) throws {
-            try dynamics.insert("WarehousesOnHandV2", ["dataAreaId": "usmf", "ItemNumber": .string(item), "ProductColorId": .string(color), "ProductConfigurationId": "",
-                                                       "ProductSizeId": .string(size), "ProductStyleId": "", "ProductVersionId": "", "InventorySiteId": "1",
-                                                       "InventoryWarehouseId": "11", "OnHandQuantity": .number(Decimal(qty)), "AvailableOnHandQuantity": .number(Decimal(qty))])
-        }
-        for n in 0..<items {
-            try product(item(n), subtype: "Product", price: "\(5 + n % 50).99")
-            try onHand(item(n), 1 + n % 40)
-        }
-        for m in 0..<masters {
-            let master = String(format: "BENCHM-%04d", m)
-            try product(master, subtype: "ProductMaster", price: "29.90")
-            for v in 0..<variants {
-                let size = sizes[v % sizes.count], color = colors[(v / sizes.count) % colors.count]
-                try dynamics.insert("ReleasedProductVariantsV2", ["dataAreaId": "usmf", "ProductMasterNumber": .string(master), "ProductConfigurationId": "",
-                                                                  "ProductSizeId": .string(size), "ProductColorId": .string(color), "ProductStyleId": "", "ProductVersionId": "",
-                                                                  "ItemNumber": .string(master), "SalesSalesTaxItemGroupCode": "FULL"])
-                try onHand(master, size: size, color: color, 2 + v)
-            }
-        }
+        try Sandbox.seedCatalog(dynamics, items: items, masters: masters, variants: variants)
     }
 }

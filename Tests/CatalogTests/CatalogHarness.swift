@@ -33,14 +33,15 @@ struct CatalogHarness: Sendable {
 
     static let connectionID = "acme"
 
-    static func run(catalog: @Sendable (inout CatalogSettings) -> Void = { _ in }, _ body: @Sendable (CatalogHarness) async throws -> Void) async throws {
-        let store = MemoryStore()
+    static func run(store shared: (any KeyValueStore)? = nil, key sharedKey: MasterKey? = nil, catalog: @Sendable (inout CatalogSettings) -> Void = { _ in },
+                    _ body: @Sendable (CatalogHarness) async throws -> Void) async throws {
+        let store = shared ?? MemoryStore()
         let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
         let clock = ManualWallClock(Date())
         let sleeper = RecordingSleeper(advancing: clock)
         let wooClock = ManualWallClock(Date())
         let woo = Sandbox.wooCommerce(clock: wooClock, logger: logger)
-        let key = MasterKey.generate()
+        let key = sharedKey ?? MasterKey.generate()
         let dynamics = try Sandbox.dynamics(logger: logger)
         try await woo.withRunningServer { wooURL in
             try await dynamics.withRunningServer { foURL in

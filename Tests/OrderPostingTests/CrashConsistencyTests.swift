@@ -68,3 +68,34 @@ import Testing
         try await store.close()
     }
 }
+
+/// The backfill poll killed after its hand-offs and before its cursor write: the next poll
+/// re-reads the window, hands nothing on twice, and every order is posted once.
+@Suite struct PollCrashTests {
+    @Test(arguments: StoreBackend.shared)
+    func killedBeforeTheCursorWriteThenPolledAgain(backend: StoreBackend) async throws {
+        let url = try backend.freshURL()
+        let store = try await StoreFactoryForTests.open(url)
+        try await PostingHarness.run(store: store) { h in
+            var ids: [Int] = []
+            for _ in 0..<5 { ids.append(try await h.paidOrder()) }
+            let environment = ["MLC_MODE": "once", "MLC_STORE_URL": url, "MLC_MASTER_KEY": h.key.base64, "MLC_LOG_LEVEL": "error"]
+            let tick = #"{"specversion":"1.0","id":"crash-poll","source":"/test","type":"com.mlconnector.backfill.tick","data":{"connection":"acme"}}"#
+            let poll = try PackagePaths.executable("backfill-poll")
+
+            let killed = try await ProcessRunner.run(poll, ["--stdin"], environment: environment.merging(["MLC_TEST_CRASH_AT": "poll.before-cursor"]) { $1 }, stdin: tick)
+            #expect(killed.status == SIGKILL, "\(killed.stdout) \(killed.stderr)")
+            #expect(try await h.store.get(Keyspace.orderPollCursor("acme")) == nil, "the cursor was not written")
+            #expect(try await h.store.listAll(prefix: Keyspace.pending("acme", kind: "order")).count == ids.count, "the hand-offs were durable before the kill")
+
+            for lease in try await h.store.listAll(prefix: "lease/") { _ = try await h.store.delete(lease.key, expectedVersion: nil) }
+            let again = try await ProcessRunner.run(poll, ["--stdin"], environment: environment, stdin: tick)
+            #expect(again.status == 0, "\(again.stdout) \(again.stderr)")
+            #expect(again.stdout.contains("\"handedOn\":0"), "nothing handed on twice: \(again.stdout)")
+            #expect(try await h.store.get(Keyspace.orderPollCursor("acme")) != nil)
+            await h.drainUntilDone()
+            for id in ids { #expect(h.salesOrders(reference: "WC\(id)").count == 1) }
+        }
+        try await store.close()
+    }
+}
