@@ -10,15 +10,15 @@ import Testing
 struct ConformanceTests {
     let value = Array("v".utf8)
 
-    @Test(arguments: StoreBackend.available)
-    func absentKeyReadsNil(backend: StoreBackend) async throws {
+    @Test(arguments: ConformanceBackend.all)
+    func absentKeyReadsNil(backend: ConformanceBackend) async throws {
         let store = try await backend.make()
         #expect(try await store.get("nothing/here") == nil)
         #expect(try await store.delete("nothing/here") == false)
     }
 
-    @Test(arguments: StoreBackend.available)
-    func setThenGetReturnsValueAndGrowingVersions(backend: StoreBackend) async throws {
+    @Test(arguments: ConformanceBackend.all)
+    func setThenGetReturnsValueAndGrowingVersions(backend: ConformanceBackend) async throws {
         let store = try await backend.make()
         let v1 = try await store.set("a/1", Array("one".utf8))
         let v2 = try await store.set("a/1", Array("two".utf8))
@@ -29,16 +29,16 @@ struct ConformanceTests {
         #expect(read.expiresAt == nil)
     }
 
-    @Test(arguments: StoreBackend.available)
-    func binaryValuesRoundTripExactly(backend: StoreBackend) async throws {
+    @Test(arguments: ConformanceBackend.all)
+    func binaryValuesRoundTripExactly(backend: ConformanceBackend) async throws {
         let store = try await backend.make()
         let bytes: [UInt8] = Array(0...255) + [0, 0, 0xFF]
         try await store.set("bin", bytes)
         #expect(try await store.get("bin")?.value == bytes)
     }
 
-    @Test(arguments: StoreBackend.available)
-    func insertIfAbsentWritesOnlyOnce(backend: StoreBackend) async throws {
+    @Test(arguments: ConformanceBackend.all)
+    func insertIfAbsentWritesOnlyOnce(backend: ConformanceBackend) async throws {
         let store = try await backend.make()
         let first = try await store.insertIfAbsent("k", Array("first".utf8))
         #expect(first.inserted)
@@ -48,8 +48,8 @@ struct ConformanceTests {
         #expect(try await store.get("k")?.value == Array("first".utf8))
     }
 
-    @Test("of concurrent insertIfAbsent calls on one absent key exactly one inserts", arguments: StoreBackend.available)
-    func concurrentInsertIfAbsentHasOneWinner(backend: StoreBackend) async throws {
+    @Test("of concurrent insertIfAbsent calls on one absent key exactly one inserts", arguments: ConformanceBackend.all)
+    func concurrentInsertIfAbsentHasOneWinner(backend: ConformanceBackend) async throws {
         let store = try await backend.make()
         for round in 0..<20 {
             let wins = try await withThrowingTaskGroup(of: Bool.self) { group in
@@ -62,8 +62,8 @@ struct ConformanceTests {
         }
     }
 
-    @Test(arguments: StoreBackend.available)
-    func compareAndSwapNeedsTheCurrentVersion(backend: StoreBackend) async throws {
+    @Test(arguments: ConformanceBackend.all)
+    func compareAndSwapNeedsTheCurrentVersion(backend: ConformanceBackend) async throws {
         let store = try await backend.make()
         let v1 = try await store.set("cas", Array("1".utf8))
         let swapped = try await store.compareAndSwap("cas", expectedVersion: v1, Array("2".utf8), ttl: nil)
@@ -74,8 +74,8 @@ struct ConformanceTests {
         #expect(try await store.compareAndSwap("absent", expectedVersion: 1, value, ttl: nil) == .conflict)
     }
 
-    @Test("of concurrent compareAndSwap calls expecting one version at most one swaps", arguments: StoreBackend.available)
-    func concurrentCompareAndSwapHasOneWinner(backend: StoreBackend) async throws {
+    @Test("of concurrent compareAndSwap calls expecting one version at most one swaps", arguments: ConformanceBackend.all)
+    func concurrentCompareAndSwapHasOneWinner(backend: ConformanceBackend) async throws {
         let store = try await backend.make()
         for round in 0..<10 {
             let version = try await store.set("counter", Array("\(round)".utf8))
@@ -89,8 +89,8 @@ struct ConformanceTests {
         }
     }
 
-    @Test("a deleted and re-created key never gets back an old version", arguments: StoreBackend.available)
-    func versionsAreNeverReusedAfterDelete(backend: StoreBackend) async throws {
+    @Test("a deleted and re-created key never gets back an old version", arguments: ConformanceBackend.all)
+    func versionsAreNeverReusedAfterDelete(backend: ConformanceBackend) async throws {
         let store = try await backend.make()
         let old = try await store.set("reborn", Array("a".utf8))
         #expect(try await store.delete("reborn", expectedVersion: old + 100) == false)
@@ -101,8 +101,8 @@ struct ConformanceTests {
         #expect(try await store.compareAndSwap("reborn", expectedVersion: old, Array("stale".utf8), ttl: nil) == .conflict)
     }
 
-    @Test("an expired value is indistinguishable from an absent one", arguments: StoreBackend.available)
-    func expiredValuesAreAbsent(backend: StoreBackend) async throws {
+    @Test("an expired value is indistinguishable from an absent one", arguments: ConformanceBackend.all)
+    func expiredValuesAreAbsent(backend: ConformanceBackend) async throws {
         let clock = ManualWallClock()
         let store = try await backend.make(clock: clock)
         let version = try await store.set("ttl/a", value, ttl: .seconds(10))
@@ -120,8 +120,8 @@ struct ConformanceTests {
         #expect(try await store.get("ttl/a")?.value == Array("new".utf8))
     }
 
-    @Test(arguments: StoreBackend.available)
-    func purgeReclaimsOnlyExpiredValues(backend: StoreBackend) async throws {
+    @Test(arguments: ConformanceBackend.all)
+    func purgeReclaimsOnlyExpiredValues(backend: ConformanceBackend) async throws {
         let clock = ManualWallClock()
         let store = try await backend.make(clock: clock)
         for i in 0..<5 { try await store.set("p/short\(i)", value, ttl: .seconds(1)) }
@@ -133,8 +133,8 @@ struct ConformanceTests {
         #expect(try await store.listAll(prefix: "p/").map(\.key) == ["p/forever", "p/long"])
     }
 
-    @Test("prefix listing is ordered, paged and never leaks a neighbouring prefix", arguments: StoreBackend.available)
-    func prefixListing(backend: StoreBackend) async throws {
+    @Test("prefix listing is ordered, paged and never leaks a neighbouring prefix", arguments: ConformanceBackend.all)
+    func prefixListing(backend: ConformanceBackend) async throws {
         let store = try await backend.make()
         for i in [3, 1, 7, 5, 2, 9, 4, 8, 6, 0] { try await store.set("list/\(i)", Array("\(i)".utf8)) }
         try await store.set("list0", value)
@@ -155,8 +155,8 @@ struct ConformanceTests {
         #expect(try await store.list(prefix: "nothing/", after: nil, limit: 5).items.isEmpty)
     }
 
-    @Test(arguments: StoreBackend.available)
-    func keysMustBePrintableASCII(backend: StoreBackend) async throws {
+    @Test(arguments: ConformanceBackend.all)
+    func keysMustBePrintableASCII(backend: ConformanceBackend) async throws {
         let store = try await backend.make()
         for bad in ["", "ü", "tab\tkey", String(repeating: "x", count: 513)] {
             await #expect(throws: ConnectorError.self) { try await store.set(bad, self.value) }
@@ -164,8 +164,8 @@ struct ConformanceTests {
         #expect(StoreKey.segment("../a/b c") == "..%2Fa%2Fb%20c")
     }
 
-    @Test("a live lease is never taken by another owner; it is after expiry", arguments: StoreBackend.available)
-    func leases(backend: StoreBackend) async throws {
+    @Test("a live lease is never taken by another owner; it is after expiry", arguments: ConformanceBackend.all)
+    func leases(backend: ConformanceBackend) async throws {
         let clock = ManualWallClock()
         let store = try await backend.make(clock: clock)
         let lease = try #require(try await store.acquireLease("lease/order/1", owner: "a", ttl: .seconds(30)).lease)
@@ -188,8 +188,8 @@ struct ConformanceTests {
         #expect(try await store.acquireLease("lease/order/1", owner: "a", ttl: .seconds(5)).lease != nil)
     }
 
-    @Test("of concurrent lease requests exactly one is granted", arguments: StoreBackend.available)
-    func concurrentLeaseHasOneHolder(backend: StoreBackend) async throws {
+    @Test("of concurrent lease requests exactly one is granted", arguments: ConformanceBackend.all)
+    func concurrentLeaseHasOneHolder(backend: ConformanceBackend) async throws {
         let store = try await backend.make()
         for round in 0..<10 {
             let winners = try await withThrowingTaskGroup(of: Bool.self) { group in
@@ -202,8 +202,8 @@ struct ConformanceTests {
         }
     }
 
-    @Test(arguments: StoreBackend.available)
-    func closedStoreFailsCleanly(backend: StoreBackend) async throws {
+    @Test(arguments: ConformanceBackend.all)
+    func closedStoreFailsCleanly(backend: ConformanceBackend) async throws {
         let store = try await backend.make()
         try await store.set("x", value)
         try await store.close()
@@ -213,8 +213,8 @@ struct ConformanceTests {
 
 @Suite("KeyValueStore conformance: group inserts")
 struct GroupInsertConformanceTests {
-    @Test("a group insert writes every absent key and reports the ones already there", arguments: StoreBackend.available)
-    func groupInsert(backend: StoreBackend) async throws {
+    @Test("a group insert writes every absent key and reports the ones already there", arguments: ConformanceBackend.all)
+    func groupInsert(backend: ConformanceBackend) async throws {
         let clock = ManualWallClock()
         let store = try await backend.make(clock: clock)
         try await store.set("g/b", Array("old".utf8))
@@ -235,8 +235,8 @@ struct GroupInsertConformanceTests {
         #expect(try await store.get("g/ok") == nil, "an invalid group writes nothing")
     }
 
-    @Test("of concurrent groups sharing a key exactly one inserts it", arguments: StoreBackend.available)
-    func concurrentGroups(backend: StoreBackend) async throws {
+    @Test("of concurrent groups sharing a key exactly one inserts it", arguments: ConformanceBackend.all)
+    func concurrentGroups(backend: ConformanceBackend) async throws {
         let store = try await backend.make()
         for round in 0..<10 {
             let results = try await withThrowingTaskGroup(of: [Int64?].self) { group in
@@ -258,8 +258,8 @@ struct GroupInsertConformanceTests {
 
 @Suite("Retention")
 struct RetentionTests {
-    @Test("expired deliveries, pending work and audit lines are purged; order links and cursors never", arguments: StoreBackend.available)
-    func purgeKeepsWhatNeverExpires(backend: StoreBackend) async throws {
+    @Test("expired deliveries, pending work and audit lines are purged; order links and cursors never", arguments: ConformanceBackend.all)
+    func purgeKeepsWhatNeverExpires(backend: ConformanceBackend) async throws {
         let clock = ManualWallClock()
         let store = try await backend.make(clock: clock)
         let retention: Duration = .seconds(30 * 86_400)
@@ -275,8 +275,8 @@ struct RetentionTests {
         #expect(try await store.listAll(prefix: "").map(\.key).sorted() == [Keyspace.cursors("acme") + "orders", Keyspace.orderLinks("acme") + "1"])
     }
 
-    @Test("purging runs in bounded batches until done", arguments: StoreBackend.available)
-    func purgeInBatches(backend: StoreBackend) async throws {
+    @Test("purging runs in bounded batches until done", arguments: ConformanceBackend.all)
+    func purgeInBatches(backend: ConformanceBackend) async throws {
         let clock = ManualWallClock()
         let store = try await backend.make(clock: clock)
         for i in 0..<25 { try await store.set("old/\(i)", [1], ttl: .seconds(1)) }
