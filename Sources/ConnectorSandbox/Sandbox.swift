@@ -8,9 +8,11 @@ import WooCommerceEmulator
 /// them: the F&O seed plus the non-stock items a web shop needs, and a ready connection file.
 public enum Sandbox {
     /// The WooCommerce emulator as a plain-HTTP store (OAuth 1.0a, as the real one demands).
-    public static func wooCommerce(clock: any WallClock = SystemWallClock(), logger: Logger) -> WooCommerceEmulator {
+    public static func wooCommerce(clock: any WallClock = SystemWallClock(), consumerKey: String? = nil, consumerSecret: String? = nil, logger: Logger) -> WooCommerceEmulator {
         var configuration = WooCommerceEmulator.Configuration()
         configuration.treatRequestsAsHTTPS = false
+        if let consumerKey { configuration.consumerKey = consumerKey }
+        if let consumerSecret { configuration.consumerSecret = consumerSecret }
         return WooCommerceEmulator(configuration: configuration, clock: clock, logger: logger)
     }
 

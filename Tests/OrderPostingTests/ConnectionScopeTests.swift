@@ -38,6 +38,55 @@ import WooCommerceClient
         }
     }
 
+    /// Issue 9 item 5: two stores with their own API keys, orders with the same ids and
+    /// different contents, drained at the same time on one store and one F&O: each sales order
+    /// carries its own store's order — one connection's credentials never reach the other's calls
+    /// (a wrong key pair would be refused by the other sandbox).
+    @Test func oneConnectionsCredentialsNeverReachAnothersCalls() async throws {
+        var alpha = PostingHarness.Options()
+        alpha.wooKeys = ("ck_alpha000000000000000000000000000000000", "cs_alpha000000000000000000000000000000000")
+        try await PostingHarness.run(options: alpha) { a in
+            var options = PostingHarness.Options()
+            options.connectionID = "beta"
+            options.prefix = "WB"
+            options.wooKeys = ("ck_beta0000000000000000000000000000000000", "cs_beta0000000000000000000000000000000000")
+            try await PostingHarness.run(store: a.store, options: options, dynamics: a.dynamics, foURL: a.dynamicsURL, key: a.key) { b in
+                // Alpha sells 2 mugs + shipping (net 30.00); beta 5 mugs of its own at 12.50 (net 62.50).
+                let betaMug = try await b.shop.simpleProduct(sku: "MUG-01", name: "Coffee mug", price: "12.50")
+                var pairs: [(alpha: Int, beta: Int)] = []
+                for _ in 0..<5 {
+                    let first = try await a.paidOrder()
+                    let second = try await b.shop.order(#"{"payment_method":"stripe","payment_method_title":"Card","set_paid":true,\#(SandboxShop.californiaBilling),"line_items":[{"product_id":\#(betaMug),"quantity":5}]}"#)
+                    pairs.append((first, second))
+                }
+                #expect(pairs.contains { $0.alpha == $0.beta }, "both stores number their orders alike")
+                let alphaIDs = pairs.map(\.alpha), betaIDs = pairs.map(\.beta)
+                // Both connections' orders posted at the same time, through one store and one F&O.
+                async let postedA = withTaskGroup(of: PostResult.self) { group in
+                    for id in alphaIDs { group.addTask { await a.post(id) } }
+                    return await group.reduce(into: [PostResult]()) { $0.append($1) }
+                }
+                async let postedB = withTaskGroup(of: PostResult.self) { group in
+                    for id in betaIDs { group.addTask { await b.post(id) } }
+                    return await group.reduce(into: [PostResult]()) { $0.append($1) }
+                }
+                let (resultsA, resultsB) = await (postedA, postedB)
+                // Nothing failed for a reason other than the shared journal lease; those go again.
+                for result in resultsA + resultsB {
+                    if case .posted = result { continue }
+                    #expect("\(result)".contains("journal is held by another worker"), "\(result)")
+                }
+                for id in alphaIDs { #expect(await a.post(id) == .posted(salesOrderNumber: "WC\(id)")) }
+                for id in betaIDs { #expect(await b.post(id) == .posted(salesOrderNumber: "WB\(id)")) }
+                for pair in pairs {
+                    #expect(a.lineAmounts(salesOrder: "WC\(pair.alpha)").reduce(0, +) == 30, "alpha's order \(pair.alpha) carries alpha's contents")
+                    #expect(a.lineAmounts(salesOrder: "WB\(pair.beta)").reduce(0, +) == Decimal(string: "62.5"), "beta's order \(pair.beta) carries beta's contents")
+                }
+                #expect(a.dynamics.requestLog.allSatisfy { $0.tokenValid != false || $0.status == 401 })
+            }
+        }
+    }
+
     @Test func anUnmappedSKUParksNamingItAndAReplayAfterTheFixPostsOnce() async throws {
         try await PostingHarness.run { h in
             let product = try await h.shop.simpleProduct(sku: "WEB-MUG-BLUE", name: "Blue mug (web only SKU)", price: "14.00")

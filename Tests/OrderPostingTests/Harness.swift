@@ -41,6 +41,8 @@ struct PostingHarness: Sendable {
         var items: [String: String] = [:]
         var dynamics = DynamicsEmulator.Configuration.standard
         var captureLogs = false
+        /// The WooCommerce sandbox's API key pair (default: the emulator's).
+        var wooKeys: (key: String, secret: String)?
     }
 
     static func run(store: (any KeyValueStore)? = nil, supplySalesOrderNumber: Bool = true, _ body: @Sendable (PostingHarness) async throws -> Void) async throws {
@@ -56,7 +58,7 @@ struct PostingHarness: Sendable {
         let logger = captured?.0 ?? Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
         let clock = ManualWallClock(Date())
         let sleeper = RecordingSleeper(advancing: clock)
-        let woo = Sandbox.wooCommerce(logger: logger)
+        let woo = Sandbox.wooCommerce(consumerKey: options.wooKeys?.key, consumerSecret: options.wooKeys?.secret, logger: logger)
         let key = sharedKey ?? MasterKey.generate()
         let receiverHandler = WebhookReceiverFunction(store: store, masterKey: key, settings: IntakeSettings())
         var settings = try RuntimeSettings(environment: ["PORT": "0", "MLC_HOST": "127.0.0.1"])
