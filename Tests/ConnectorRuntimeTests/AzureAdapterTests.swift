@@ -185,4 +185,65 @@ struct AzureAdapterTests {
         #expect(exit.stdout.contains("\"mode\":\"azure\""))
         #expect(exit.stdout.contains("azure.stopped"))
     }
+
+    /// A route template of function.json (`{name}` or `{name:alpha}` segments) against a path.
+    static func routeMatches(_ template: String, _ path: String) -> Bool {
+        let parts = template.split(separator: "/")
+        let segments = path.split(separator: "/")
+        guard parts.count == segments.count else { return false }
+        return zip(parts, segments).allSatisfy { part, segment in
+            guard part.hasPrefix("{") else { return part == segment }
+            return part.hasSuffix(":alpha}") ? segment.allSatisfy(\.isLetter) : !segment.isEmpty
+        }
+    }
+
+    @Test("functions/azure: forwarding on, no route prefix, the receiver's route serves both paths, timers on the SPEC's schedules with seconds")
+    func functionFiles() throws {
+        let root = PackagePaths.root.appendingPathComponent("functions/azure")
+        func json(_ path: String) throws -> [String: Any] {
+            try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: root.appendingPathComponent(path))) as? [String: Any], "\(path)")
+        }
+        let host = try json("host.json")
+        let custom = try #require(host["customHandler"] as? [String: Any])
+        #expect(custom["enableForwardingHttpRequest"] as? Bool == true)
+        #expect(custom["enableProxyingHttpRequest"] as? Bool == true)
+        #expect((custom["description"] as? [String: Any])?["defaultExecutablePath"] as? String == "handler")
+        #expect(((host["extensions"] as? [String: Any])?["http"] as? [String: Any])?["routePrefix"] as? String == "")
+
+        func bindings(_ function: String) throws -> [[String: Any]] {
+            try #require(try json("\(function)/function.json")["bindings"] as? [[String: Any]])
+        }
+        let receiver = try bindings("webhook-receiver")
+        let trigger = try #require(receiver.first { $0["type"] as? String == "httpTrigger" })
+        let route = try #require(trigger["route"] as? String)
+        #expect(Self.routeMatches(route, "/webhooks/woocommerce/acme"))
+        #expect(Self.routeMatches(route, "/events/dynamics/acme"))
+        #expect(!Self.routeMatches(route, "/webhooks/woocommerce"))
+        #expect(trigger["authLevel"] as? String == "anonymous", "the connector authenticates; a Functions key would clash with F&O's ?code=")
+        #expect(receiver.contains { $0["type"] as? String == "http" && $0["direction"] as? String == "out" }, "forwarding needs an http output binding")
+
+        let poster = try bindings("order-poster")
+        #expect(poster.contains { $0["type"] as? String == "httpTrigger" && $0["route"] as? String == "events/order-poster" })
+
+        let defaults = try TestConnections.make(id: "x", webhookSecret: "s").schedules
+        for (function, fiveFields) in [("backfill-poll", defaults.backfill), ("catalog-push", defaults.catalog)] {
+            let timer = try #require(try bindings(function).first { $0["type"] as? String == "timerTrigger" })
+            let schedule = try #require(timer["schedule"] as? String)
+            #expect(schedule.split(separator: " ").count == 6, "NCRONTAB has a seconds field")
+            #expect(schedule == "0 " + fiveFields, "\(function): the connection default \(fiveFields) at second 0")
+            #expect(timer["runOnStartup"] as? Bool == false)
+        }
+    }
+
+    @Test("asked for lambda or azure mode without the platform's variable, a binary stops at start with a clear message")
+    func modeWithoutPlatform() async throws {
+        let receiver = try PackagePaths.executable("webhook-receiver")
+        let env = ["MLC_STORE_URL": "memory:", "MLC_MASTER_KEY": Data(repeating: 1, count: 32).base64EncodedString()]
+        let lambda = try await ProcessRunner.run(receiver, [], environment: env.merging(["MLC_MODE": "lambda"]) { $1 })
+        #expect(lambda.status == 78)
+        #expect(lambda.stdout.contains("AWS_LAMBDA_RUNTIME_API"))
+        let azure = try await ProcessRunner.run(receiver, [], environment: env.merging(["MLC_MODE": "azure"]) { $1 })
+        #expect(azure.status == 78)
+        #expect(azure.stdout.contains("FUNCTIONS_CUSTOMHANDLER_PORT"))
+    }
 }
