@@ -229,9 +229,16 @@ public struct AzureMode: Sendable {
             let outcome = await handler.handle(event: event, context: context(log))
             return answer(outcome, logger: log)
         case .http(let request):
-            let outcome = request.body.count > settings.hardBodyLimit
-                ? Outcome.reject(413, "request body over \(settings.hardBodyLimit) bytes")
-                : await handler.handle(request: request, context: context(log))
+            let outcome: Outcome
+            if request.body.count > settings.hardBodyLimit {
+                outcome = .reject(413, "request body over \(settings.hardBodyLimit) bytes")
+            } else {
+                switch LambdaMode.carried(in: request) {
+                case .event(let event): outcome = await handler.handle(event: event, context: context(log))
+                case .plain: outcome = await handler.handle(request: request, context: context(log))
+                case .refused(let refusal): outcome = refusal
+                }
+            }
             log.info("azure.done", metadata: ["outcome": "\(outcome.kind.rawValue)", "http.status": "\(outcome.status)"])
             return Self.httpOutput(outcome)
         case .invalid(let why):

@@ -145,7 +145,18 @@ public struct LambdaMode: Sendable {
             var outcome = Outcome.reject(413, "request body over \(settings.hardBodyLimit) bytes")
             var cut: Task<Outcome, Never>?
             if request.body.count <= settings.hardBodyLimit {
-                (outcome, cut) = await bounded(invocation, logger: log) { await handler.handle(request: request, context: context) }
+                // As in http mode: a CloudEvent sent over HTTP (a K_SINK wake-up to a Function URL)
+                // is an event; anything else is a request with its exact bytes.
+                switch Self.carried(in: request) {
+                case .event(let event):
+                    log[metadataKey: "event_id"] = "\(Formatting.bounded(event.id, limit: 120))"
+                    let eventContext = InvocationContext(function: function, invocationID: invocation.requestID, logger: log, deadline: invocation.deadline)
+                    (outcome, cut) = await bounded(invocation, logger: log) { await handler.handle(event: event, context: eventContext) }
+                case .plain:
+                    (outcome, cut) = await bounded(invocation, logger: log) { await handler.handle(request: request, context: context) }
+                case .refused(let refusal):
+                    outcome = refusal
+                }
             }
             log.info("lambda.done", metadata: ["outcome": "\(outcome.kind.rawValue)", "http.status": "\(outcome.status)"])
             try await post(invocation, "response", body: Self.httpResponse(outcome), logger: log)
@@ -244,6 +255,24 @@ public struct LambdaMode: Sendable {
     }
 
     // MARK: - Events in, answers out
+
+    /// What an HTTP request carries: a CloudEvent (binary or structured mode), a plain request,
+    /// or nothing usable — with the refusal http mode gives (415 for a batch, 400 otherwise).
+    enum Carried {
+        case event(CloudEvent)
+        case plain
+        case refused(Outcome)
+    }
+
+    static func carried(in request: HTTPRequestEnvelope) -> Carried {
+        do {
+            return try CloudEventCodec.decode(headers: request.headers, body: request.body).map(Carried.event) ?? .plain
+        } catch let error as CloudEventError {
+            return .refused(error == .batchNotSupported ? .reject(415, error.description) : .reject(400, error.description))
+        } catch {
+            return .refused(.reject(400, "unreadable request"))
+        }
+    }
 
     struct Probe: Decodable {
         struct Context: Decodable {

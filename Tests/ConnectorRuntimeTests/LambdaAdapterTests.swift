@@ -260,6 +260,22 @@ struct LambdaAdapterTests {
         #expect(pending.first?.contains("/order/") == true)
     }
 
+    @Test("a CloudEvent posted to a Function URL (a K_SINK wake-up) reaches handle(event:), answered in the HTTP shape; a batch is refused with 415")
+    func cloudEventOverFunctionURL() async throws {
+        let wakeUp = CloudEvent(id: "w-1", source: "/ml-connector/webhook-receiver/acme", type: "com.mlconnector.order.changed",
+                                data: Array(#"{"connection":"acme","orderId":1042}"#.utf8))
+        let fake = FakeRuntimeAPI([
+            .init(id: "ce-1", deadline: nil, body: httpAPIEvent(path: "/", headers: ["content-type": "application/cloudevents+json"], body: CloudEventCodec.encodeStructured(wakeUp), base64: false)),
+            .init(id: "ce-2", deadline: nil, body: httpAPIEvent(path: "/", headers: ["content-type": "application/cloudevents-batch+json"], body: Array("[]".utf8), base64: false)),
+        ])
+        let handler = ScriptedHandler()
+        let (logger, _) = TestLogging.logger()
+        #expect(try await Self.run(fake, handler, count: 2, logger: logger) == 2)
+        #expect(handler.seen.withLock { $0 }.map(\.event) == [wakeUp])
+        #expect(fake.answer("ce-1")?.json?["statusCode"] as? Int == 200)
+        #expect(fake.answer("ce-2")?.json?["statusCode"] as? Int == 415)
+    }
+
     @Test("past the invocation deadline the handler is cut and the invocation answered through /error")
     func deadlineBoundsTheHandler() async throws {
         let deadline = Date().addingTimeInterval(300)
