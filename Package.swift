@@ -211,6 +211,14 @@ let package = Package(
             "ConnectorRuntime", "ConnectorTestSupport",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
+            // The Lambda and Azure adapter tests: the real webhook-receiver over a memory store,
+            // real captured deliveries, and a fake Runtime API server.
+            "ConnectorFlows", "ConnectorConnections", "ConnectorStore", "ConnectorSamples",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "WebhookReceiverTests", dependencies: [
             "ConnectorFlows", "ConnectorRuntime", "WooCommerceAPI", "ConnectorTestSupport", "ConnectorSamples",

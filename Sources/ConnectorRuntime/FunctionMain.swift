@@ -39,6 +39,7 @@ public enum FunctionMain {
             if arguments.contains("--event-file") || arguments.contains("--stdin") || environment["MLC_EVENT_JSON"] != nil {
                 writeStartupFailure(name: name, error: error)
             }
+            await LambdaMode.reportInitError(environment: environment, arguments: arguments, error: error)
             return configurationErrorExit
         }
         // once mode keeps stdout for the one result line; every other mode logs to stdout.
@@ -59,6 +60,7 @@ public enum FunctionMain {
         } catch {
             logger.critical("startup.failed", metadata: ["error": "\(error)"])
             if mode == .once { writeStartupFailure(name: name, error: error) }
+            if mode == .lambda { await LambdaMode.reportInitError(environment: environment, arguments: arguments, error: error) }
             return configurationErrorExit
         }
         let code = await serve(mode: mode, name: name, handler: handler, settings: settings, arguments: arguments, environment: environment, logger: logger, store: store)
@@ -119,9 +121,40 @@ public enum FunctionMain {
                 logger.critical("http.failed", metadata: ["error": "\(error)"])
                 return 1
             }
-        case .lambda, .azure:
-            logger.critical("startup.failed", metadata: ["error": "\(mode.rawValue) mode is not in this build yet (it arrives with the ship issue); use MLC_MODE=http or once"])
-            return configurationErrorExit
+        case .lambda:
+            guard let api = settings.lambdaRuntimeAPI else {
+                logger.critical("startup.failed", metadata: ["error": "MLC_MODE=lambda needs AWS_LAMBDA_RUNTIME_API — Lambda sets it; locally, run the image under the AWS Lambda runtime interface emulator, or use MLC_MODE=once or http"])
+                return configurationErrorExit
+            }
+            // The environment is frozen between invocations: retention runs between them, not in the background.
+            let client = LambdaMode.makeClient()
+            let lambda = LambdaMode(function: name, handler: handler, settings: settings, runtimeAPI: api, client: client, logger: logger,
+                                    between: LambdaMode.retention(store: store, clock: SystemWallClock(), interval: settings.purgeInterval, logger: logger))
+            let code: Int32
+            do {
+                try await lambda.run()
+                code = 0
+            } catch {
+                logger.critical("lambda.failed", metadata: ["error": "\(error)"])
+                code = 1
+            }
+            try? await client.shutdown()
+            return code
+        case .azure:
+            do {
+                let port = try settings.customHandlerPort()
+                let janitor = StoreJanitor(store: store, clock: SystemWallClock(), interval: settings.purgeInterval, logger: logger)
+                try await AzureMode(function: name, handler: handler, settings: settings, port: port, logger: logger,
+                                    ready: { await readiness(store) }, background: [janitor]).run()
+                logger.info("azure.stopped")
+                return 0
+            } catch let error as ConnectorError where error.label == "invalidConfiguration" {
+                logger.critical("startup.failed", metadata: ["error": "\(error)"])
+                return configurationErrorExit
+            } catch {
+                logger.critical("azure.failed", metadata: ["error": "\(error)"])
+                return 1
+            }
         }
     }
 }
