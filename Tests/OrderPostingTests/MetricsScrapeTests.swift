@@ -8,6 +8,7 @@ import ConnectorStore
 import ConnectorTestSupport
 import CoreMetrics
 import DynamicsClient
+import DynamicsEmulator
 import Foundation
 import NIOHTTP1
 import Synchronization
@@ -33,6 +34,7 @@ import Testing
         let key = MasterKey.generate()
         let flows = ProcessMetrics()
         let end = Mutex<Date?>(nil)
+        let emulatorCalls = Mutex<[String: Int]>([:])
 
         // 1. The flows, in "another process": the sandboxes, one order posted, one parked (its
         //    payment method is not mapped), one left pending for 90 s; the call metrics go to `flows`.
@@ -41,6 +43,11 @@ import Testing
             try await PostingHarness.run(store: first, options: PostingHarness.Options(), key: key) { h in
                 let posted = try await h.paidOrder()
                 let unmapped = try await h.paidOrder(paymentMethod: "paypal")
+                // F&O throttles once on the way (Retry-After 7 s, waited through the recording sleeper).
+                var faults = DynamicsEmulator.Faults()
+                faults.throttleNext = 1
+                faults.throttleRetryAfter = 7
+                h.dynamics.setFaults(faults)
                 #expect(await h.post(posted) == .posted(salesOrderNumber: "WC\(posted)"))
                 guard case .parked = await h.post(unmapped) else { Issue.record("expected parked"); return }
                 let waiting = try await h.paidOrder()
@@ -48,6 +55,10 @@ import Testing
                                       PendingWork(connection: "acme", kind: "order", resourceID: String(waiting), firstSeenAt: h.clock.now(), origin: "test").encoded())
                 h.clock.advance(by: 90)
                 end.withLock { $0 = h.clock.now() }
+                // What the F&O sandbox itself saw (token requests are not OData calls).
+                for entry in h.dynamics.requestLog where entry.tokenValid != nil {
+                    emulatorCalls.withLock { $0["\(entry.method) \(entry.status)", default: 0] += 1 }
+                }
             }
         }
         try await first.close()
@@ -72,6 +83,10 @@ import Testing
             counted["\(sample.labels["method"] ?? "?") \(sample.labels["status"] ?? "?")", default: 0] += Int(sample.value)
         }
         #expect(!timelineCalls.isEmpty)
+        #expect(counted == emulatorCalls.withLock { $0 }, "\(counted) vs the sandbox's log \(emulatorCalls.withLock { $0 })")
+        // The sandbox throttles inside the `$batch` (a 429 part in a 200 answer): the status label
+        // is the HTTP one, the throttle is counted where throttledUntil is written.
+        #expect(callScrape.value("mlc_fo_throttled_total", ["host": "127.0.0.1"]) == 1)
         #expect(counted == timelineCalls, "\(callScrape.samples(named: "mlc_fo_calls_total").map { "\($0.labels) \($0.value)" })")
         #expect(callScrape.samples(named: "mlc_fo_calls_total").allSatisfy { $0.labels["entity"] != "other" })
         #expect(callScrape.samples(named: "mlc_fo_call_duration_seconds_count").reduce(0) { $0 + $1.value } == Double(timelineCalls.values.reduce(0, +)))
