@@ -64,8 +64,8 @@ public struct HTTPMode: Sendable {
             case "/health/live": return Self.json(200, "{\"status\":\"live\"}")
             case "/health/ready":
                 return await ready() ? Self.json(200, "{\"status\":\"ready\"}") : Self.json(503, "{\"status\":\"not ready\"}")
-            case "/metrics" where metrics != nil:
-                return await Self.metricsResponse(metrics!)
+            case "/metrics":
+                if let metrics { return await Self.metricsResponse(metrics) }
             default: break
             }
         }
