@@ -9,7 +9,9 @@ import ConnectorTestSupport
 import CoreMetrics
 import DynamicsClient
 import DynamicsEmulator
+import WooCommerceEmulator
 import Foundation
+import Logging
 import NIOHTTP1
 import Synchronization
 import Testing
@@ -195,6 +197,77 @@ import Testing
     static func randomKey() -> String {
         var generator = SystemRandomNumberGenerator()
         return Data((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }).base64EncodedString()
+    }
+
+    /// Every WooCommerce request is counted by status — 429 also as a throttle, no answer as 0 —
+    /// whatever the logger's level (the client's log lines are the hook).
+    @Test func wooCallsAreCountedByStatusAndThrottle() async throws {
+        try await PostingHarness.run { h in
+            let id = try await h.paidOrder()
+            let metrics = ProcessMetrics()
+            let remotes = LiveRemoteSystems(httpClient: .shared, store: h.store, clock: h.clock, sleeper: h.sleeper, signingClock: SystemWallClock(),
+                                            logger: h.logger, metricsFactory: metrics.factory)
+            var faults = WooCommerceEmulator.Faults()
+            faults.apiFaults = [.tooManyRequests(retryAfter: 7), .serviceUnavailable]
+            h.woo.setFaults(faults)
+            let client = try remotes.woocommerce(h.connection)
+            for _ in 0..<3 { _ = try? await client.order(id) }
+
+            let scrape = MetricsExposition(metrics.render())
+            func calls(_ status: String) -> Double? {
+                scrape.value("mlc_woo_calls_total", ["host": "127.0.0.1", "resource": "orders", "method": "GET", "status": status])
+            }
+            #expect(calls("429") == 1 && calls("503") == 1 && calls("200") == 1,
+                    "\(scrape.samples(named: "mlc_woo_calls_total").map { "\($0.labels) \($0.value)" })")
+            #expect(scrape.samples(named: "mlc_woo_calls_total").count == 3)
+            #expect(scrape.value("mlc_woo_throttled_total", ["host": "127.0.0.1"]) == 1)
+            // Latency for the three answered requests.
+            #expect(scrape.value("mlc_woo_call_duration_seconds_count", ["host": "127.0.0.1", "resource": "orders"]) == 3)
+        }
+    }
+
+    /// The hook itself: the client's two per-request lines, at any logger level; other lines pass
+    /// through to the real handler at its own level only.
+    @Test func wooLogLinesAreTheHook() {
+        let seen = Mutex<[String]>([])
+        let sink = CapturingLogSink()
+        var logger = Logger(label: "t") { label in JSONLogHandler(label: label, sink: sink, level: .info) }
+        logger.handler = WooCallObservingLogHandler(inner: logger.handler) { request, status, milliseconds in
+            seen.withLock { $0.append("\(request) \(status) \(milliseconds.map(String.init) ?? "-")") }
+        }
+        logger.debug("woocommerce response", metadata: ["woo.request": "GET /wp-json/wc/v3/orders/1", "woo.status": "200", "woo.duration_ms": "12"])
+        logger.warning("woocommerce request failed", metadata: ["woo.request": "GET /wp-json/wc/v3/orders/2", "woo.code": "connect_timeout"])
+        logger.debug("something else", metadata: ["woo.request": "GET /x"])
+        logger.info("kept")
+        #expect(seen.withLock { $0 } == ["GET /wp-json/wc/v3/orders/1 200 12", "GET /wp-json/wc/v3/orders/2 0 -"])
+        // The debug line stays below the real handler's level; the warning and the info line reach it.
+        #expect(sink.lines.count == 2)
+        #expect(sink.lines.contains { $0.contains("woocommerce request failed") } && sink.lines.contains { $0.contains("kept") })
+        // A copy turned down (the client's transport logger) neither logs nor observes below it.
+        var quiet = logger
+        quiet.logLevel = .notice
+        quiet.debug("woocommerce response", metadata: ["woo.request": "GET /wp-json/wc/v3/orders/3", "woo.status": "200"])
+        #expect(seen.withLock { $0 }.count == 2)
+    }
+
+    /// A call that finds F&O's throttledUntil still ahead is counted with the wait it found.
+    @Test func heldBackCallsAreCounted() async throws {
+        let clock = ManualWallClock(Date(timeIntervalSince1970: 1_800_000_000))
+        let metrics = ProcessMetrics()
+        let gate = MeteredThrottleGate(inner: StoreThrottleGate(store: MemoryStore(clock: clock), clock: clock), clock: clock,
+                                       metrics: RemoteCallMetrics(factory: metrics.factory))
+        let environment = "https://acme.operations.dynamics.com"
+        #expect(await gate.heldUntil(environment: environment) == nil)
+        await gate.hold(environment: environment, until: clock.now().addingTimeInterval(30))
+        clock.advance(by: 10)
+        #expect(await gate.heldUntil(environment: environment) == Date(timeIntervalSince1970: 1_800_000_030))
+        clock.advance(by: 25)
+        _ = await gate.heldUntil(environment: environment)
+        let scrape = MetricsExposition(metrics.render())
+        let host = ["host": "acme.operations.dynamics.com"]
+        #expect(scrape.value("mlc_fo_throttled_total", host) == 1)
+        #expect(scrape.value("mlc_fo_throttle_waits_total", host) == 1)
+        #expect(scrape.value("mlc_fo_throttle_wait_seconds_total", host) == 20)
     }
 
     static func woo(_ request: String) -> String {
