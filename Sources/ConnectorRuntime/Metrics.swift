@@ -65,7 +65,7 @@ public struct MetricsEndpoint: Sendable {
     public var timeout: Double
     public var sleeper: any Sleeper
     public var logger: Logger
-    let inFlight = InFlight()
+    let reads = SharedRead()
 
     public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
     public static let defaultTimeout: Double = 5
@@ -88,17 +88,11 @@ public struct MetricsEndpoint: Sendable {
         guard let gauges else { return buffer }
         let registry = PrometheusCollectorRegistry()
         let started = ContinuousClock.now
-        let store = self.store, clock = self.clock, inFlight = self.inFlight
-        let answer: Bounded<[StoreGaugeSample]>
-        if inFlight.enter() {
-            answer = await Self.bounded(seconds: timeout, sleeper: sleeper) {
-                // Left when the read really ends, which after a time-out may be much later.
-                defer { inFlight.leave() }
-                return try await gauges(store, clock)
-            }
-        } else {
-            answer = .busy
-        }
+        let store = self.store, clock = self.clock
+        // Scrapes that overlap share one read: a hung store holds one read, not one per scrape.
+        let read = reads.join { try await gauges(store, clock) }
+        let answer = await Self.bounded(seconds: timeout, sleeper: sleeper) { try await read.value }
+        if case .timedOut = answer { read.cancel() }
         let elapsed = ContinuousClock.now - started
         switch answer {
         case .value(let samples):
@@ -107,12 +101,10 @@ public struct MetricsEndpoint: Sendable {
             logger.error("metrics.store_gauges_failed", metadata: ["error": "\(Formatting.bounded(String(describing: error), limit: 200))"])
         case .timedOut:
             logger.error("metrics.store_gauges_timed_out", metadata: ["timeout_s": "\(timeout)"])
-        case .busy:
-            logger.warning("metrics.store_gauges_busy")
         }
         var up = false
         if case .value = answer { up = true }
-        registry.makeGauge(descriptor: Self.descriptor("mlc_store_gauges_up", "1 when this scrape read the store's gauges within the bound, 0 when the store failed, was slower than the bound, or an earlier read still hangs"))
+        registry.makeGauge(descriptor: Self.descriptor("mlc_store_gauges_up", "1 when this scrape read the store's gauges within the bound, 0 when the store failed or was slower than the bound"))
             .set(to: up ? 1 : 0)
         registry.makeGauge(descriptor: Self.descriptor("mlc_store_gauges_duration_seconds", "How long reading the store's gauges took in this scrape"))
             .set(to: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
@@ -142,15 +134,34 @@ public struct MetricsEndpoint: Sendable {
         case value(T)
         case failed(any Error)
         case timedOut
-        case busy
     }
 
-    /// Lets one store read run at a time: a read that outlived its bound (a store that ignores
-    /// cancellation) keeps later scrapes from piling up more reads behind it.
-    final class InFlight: Sendable {
-        private let busy = Mutex(false)
-        func enter() -> Bool { busy.withLock { if $0 { return false }; $0 = true; return true } }
-        func leave() { busy.withLock { $0 = false } }
+    /// The store read in progress, if any: a scrape joins it instead of starting another, so a
+    /// read that outlived its bound (a store that ignores cancellation) is never joined by more.
+    final class SharedRead: Sendable {
+        private struct State {
+            var task: Task<[StoreGaugeSample], any Error>?
+            var generation = 0
+        }
+        private let state = Mutex(State())
+
+        func join(_ read: @escaping @Sendable () async throws -> [StoreGaugeSample]) -> Task<[StoreGaugeSample], any Error> {
+            state.withLock { state in
+                if let task = state.task { return task }
+                state.generation += 1
+                let generation = state.generation
+                let task = Task {
+                    defer { self.finished(generation) }
+                    return try await read()
+                }
+                state.task = task
+                return task
+            }
+        }
+
+        private func finished(_ generation: Int) {
+            state.withLock { if $0.generation == generation { $0.task = nil } }
+        }
     }
 
     /// Runs `operation`, giving up after `seconds` (the operation is cancelled then, and its late
