@@ -37,6 +37,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
         .package(url: "https://github.com/vapor/postgres-nio", exact: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", exact: "2.37.6"),
+        // GET /metrics: the swift-metrics API in the code, Prometheus text out (SPEC §11).
+        .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
     ],
     targets: [
         // Typed ids, errors, clocks, JSON log lines, CloudEvents — no I/O.
@@ -94,6 +97,7 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
         ]),
         // Front doors: once and http (CloudEvents) adapters, mode selection, store from URL.
         .target(name: "ConnectorRuntime", dependencies: [
@@ -103,6 +107,8 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         // Both emulators set up for a web shop, a ready connection file, a scripted shopper:
         // shared by `mlc sandbox`, `mlc demo` and the end-to-end tests.
@@ -186,6 +192,7 @@ let package = Package(
             "ConnectorCore", "DynamicsClient", "DynamicsEmulator", "WooCommerceEmulator",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
         ]),
         // SPEC §12 end to end: the catalog push against both sandboxes over HTTP.
         .testTarget(name: "CatalogTests", dependencies: [
@@ -208,7 +215,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "ConnectorRuntimeTests", dependencies: [
-            "ConnectorRuntime", "ConnectorTestSupport",
+            "ConnectorRuntime", "ConnectorTestSupport", "ConnectorStore", "ConnectorCore",
+            .product(name: "CoreMetrics", package: "swift-metrics"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             // The Lambda and Azure adapter tests: the real webhook-receiver over a memory store,

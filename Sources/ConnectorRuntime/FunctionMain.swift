@@ -1,5 +1,6 @@
 import ConnectorCore
 import ConnectorStore
+import CoreMetrics
 import Foundation
 import Logging
 
@@ -13,6 +14,10 @@ public struct FunctionEnvironment: Sendable {
     public var logger: Logger
     /// The wake-up sender when `K_SINK` is bound.
     public var wakeUp: (any WakeUpSender)?
+    /// The factory whose metrics `GET /metrics` shows (http mode). `build` also runs with it bound
+    /// as swift-metrics' task-local factory, so clients that default to `MetricsSystem.factory`
+    /// (the remote clients) report there without being handed it.
+    public var metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance
 }
 
 /// The `main` of every function binary: pick the mode, build the handler, run it, exit.
@@ -25,14 +30,17 @@ public enum FunctionMain {
         name: String,
         arguments: [String] = CommandLine.arguments,
         environment: [String: String] = ProcessInfo.processInfo.environment,
+        gauges: StoreGauges? = nil,
         build: @Sendable (FunctionEnvironment) async throws -> any FunctionHandler
     ) async -> Int32 {
         let mode: RunMode
         let settings: RuntimeSettings
+        let scrapeTimeout: Double
         var logger: Logger
         do {
             mode = try RunMode.detect(environment: environment, arguments: arguments)
             settings = try RuntimeSettings(environment: environment)
+            scrapeTimeout = try metricsStoreTimeout(environment)
         } catch {
             let sink = FileDescriptorLogSink.standardError
             sink.write(line: "{\"level\":\"critical\",\"severity\":\"CRITICAL\",\"message\":\"startup.failed\",\"handler\":\(JSONText.quoted(name)),\"error\":\(JSONText.quoted("\(error)"))}")
@@ -51,22 +59,44 @@ public enum FunctionMain {
         let store: any KeyValueStore
         let handler: any FunctionHandler
         let wakeUp: (any WakeUpSender)? = settings.sink.map { SinkWakeUpSender(sink: $0) }
+        // Only a long-lived process is scraped; once mode keeps the no-op factory.
+        let metrics: ProcessMetrics? = mode == .http ? ProcessMetrics() : nil
+        let factory: any MetricsFactory = metrics?.factory ?? NOOPMetricsHandler.instance
         do {
             store = try await StoreFactory.open(settings.storeURL)
-            let env = FunctionEnvironment(
+            var env = FunctionEnvironment(
                 name: name, settings: settings, environment: environment, store: store, clock: SystemWallClock(), logger: logger,
                 wakeUp: wakeUp)
-            handler = try await build(env)
+            env.metricsFactory = factory
+            // Task-local, not `MetricsSystem.bootstrap`: nothing global, so tests may call `run` too.
+            handler = try await withMetricsFactory(factory) { try await build(env) }
         } catch {
             logger.critical("startup.failed", metadata: ["error": "\(error)"])
             if mode == .once { writeStartupFailure(name: name, error: error) }
             if mode == .lambda { await LambdaMode.reportInitError(environment: environment, arguments: arguments, error: error) }
             return configurationErrorExit
         }
-        let code = await serve(mode: mode, name: name, handler: handler, settings: settings, arguments: arguments, environment: environment, logger: logger, store: store)
+        let endpoint = metrics.map {
+            MetricsEndpoint(process: $0, store: store, gauges: gauges, clock: SystemWallClock(), timeout: scrapeTimeout, logger: logger)
+        }
+        let code = await withMetricsFactory(factory) {
+            await serve(mode: mode, name: name, handler: handler, settings: settings, arguments: arguments, environment: environment, logger: logger, store: store,
+                        metrics: endpoint)
+        }
         await wakeUp?.drain()
         try? await store.close()
         return code
+    }
+
+    /// `MLC_METRICS_STORE_TIMEOUT_SECONDS`: how long a `/metrics` scrape waits for the store's
+    /// gauges (default 5) before answering without them and `mlc_store_gauges_up 0`.
+    static func metricsStoreTimeout(_ environment: [String: String]) throws -> Double {
+        guard let text = environment["MLC_METRICS_STORE_TIMEOUT_SECONDS"], !text.isEmpty else { return MetricsEndpoint.defaultTimeout }
+        guard let seconds = Double(text), seconds > 0, seconds <= 300 else {
+            throw ConnectorError.invalidConfiguration("MLC_METRICS_STORE_TIMEOUT_SECONDS='\(Formatting.bounded(text, limit: 40))' is not a number of seconds",
+                                                      fix: "use a number of seconds above 0 and at most 300, e.g. 5, below the scraper's own timeout")
+        }
+        return seconds
     }
 
     static func readiness(_ store: any KeyValueStore) async -> Bool {
@@ -86,7 +116,7 @@ public enum FunctionMain {
 
     private static func serve(
         mode: RunMode, name: String, handler: any FunctionHandler, settings: RuntimeSettings,
-        arguments: [String], environment: [String: String], logger: Logger, store: any KeyValueStore
+        arguments: [String], environment: [String: String], logger: Logger, store: any KeyValueStore, metrics: MetricsEndpoint?
     ) async -> Int32 {
         switch mode {
         case .once:
@@ -114,7 +144,8 @@ public enum FunctionMain {
             do {
                 // Ready means the store answers: a pod that cannot reach it must not take traffic.
                 let janitor = StoreJanitor(store: store, clock: SystemWallClock(), interval: settings.purgeInterval, logger: logger)
-                try await HTTPMode(function: name, handler: handler, settings: settings, logger: logger, ready: { await readiness(store) }, background: [janitor]).run()
+                try await HTTPMode(function: name, handler: handler, settings: settings, logger: logger, ready: { await readiness(store) }, background: [janitor],
+                                   metrics: metrics).run()
                 logger.info("http.stopped")
                 return 0
             } catch {

@@ -6,8 +6,9 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 
-/// `http` mode: Hummingbird on `host:port`, the health endpoints, CloudEvents in binary and
-/// structured mode, raw requests for everything else; graceful drain on SIGTERM.
+/// `http` mode: Hummingbird on `host:port`, the health endpoints, `GET /metrics` (when given),
+/// CloudEvents in binary and structured mode, raw requests for everything else; graceful drain
+/// on SIGTERM.
 public struct HTTPMode: Sendable {
     let function: String
     let handler: any FunctionHandler
@@ -15,15 +16,19 @@ public struct HTTPMode: Sendable {
     let logger: Logger
     let ready: @Sendable () async -> Bool
     let background: [any Service]
+    let metrics: MetricsEndpoint?
 
+    /// With `metrics`, `GET /metrics` answers Prometheus text and every request handled is counted
+    /// there; without, `/metrics` is an ordinary request for the handler.
     public init(function: String, handler: any FunctionHandler, settings: RuntimeSettings, logger: Logger,
-                ready: @escaping @Sendable () async -> Bool = { true }, background: [any Service] = []) {
+                ready: @escaping @Sendable () async -> Bool = { true }, background: [any Service] = [], metrics: MetricsEndpoint? = nil) {
         self.function = function
         self.handler = handler
         self.settings = settings
         self.logger = logger
         self.ready = ready
         self.background = background
+        self.metrics = metrics
     }
 
     /// The application, ready to run; `onRunning` gets the bound port (useful with port 0).
@@ -59,9 +64,19 @@ public struct HTTPMode: Sendable {
             case "/health/live": return Self.json(200, "{\"status\":\"live\"}")
             case "/health/ready":
                 return await ready() ? Self.json(200, "{\"status\":\"ready\"}") : Self.json(503, "{\"status\":\"not ready\"}")
+            case "/metrics":
+                if let metrics { return await Self.metricsResponse(metrics) }
             default: break
             }
         }
+        let started = ContinuousClock.now
+        let (kind, outcome) = await handle(request, path: path)
+        metrics?.process.recordRequest(function: function, kind: kind, outcome: outcome, elapsed: ContinuousClock.now - started)
+        return Self.response(outcome)
+    }
+
+    /// The handler's outcome, and whether the request was a CloudEvent (`event`) or not (`request`).
+    private func handle(_ request: Request, path: String) async -> (kind: String, outcome: Outcome) {
         var headers: [String: String] = [:]
         for field in request.headers {
             let name = field.name.canonicalName
@@ -74,7 +89,7 @@ public struct HTTPMode: Sendable {
             body = buffer.readBytes(length: buffer.readableBytes) ?? []
         } catch {
             logger.warning("http.body_too_large", metadata: ["limit": "\(settings.hardBodyLimit)"])
-            return Self.json(413, "{\"error\":\"request body over \(settings.hardBodyLimit) bytes\"}")
+            return ("request", .reject(413, "request body over \(settings.hardBodyLimit) bytes"))
         }
         var invocation = logger
         let requestID = headers["x-request-id"].map { Formatting.bounded($0, limit: 120) } ?? UUID().uuidString.lowercased()
@@ -82,23 +97,27 @@ public struct HTTPMode: Sendable {
         invocation[metadataKey: "mode"] = "http"
         let ctx = InvocationContext(function: function, invocationID: requestID, logger: invocation)
 
-        let outcome: Outcome
         do {
             if let event = try CloudEventCodec.decode(headers: headers, body: body) {
                 var eventLogger = invocation
                 eventLogger[metadataKey: "event_id"] = "\(Formatting.bounded(event.id, limit: 120))"
                 eventLogger[metadataKey: "event_source"] = "\(Formatting.bounded(event.source, limit: 120))"
-                outcome = await handler.handle(event: event, context: InvocationContext(function: function, invocationID: requestID, logger: eventLogger))
+                return ("event", await handler.handle(event: event, context: InvocationContext(function: function, invocationID: requestID, logger: eventLogger)))
             } else {
                 let target = request.uri.query.map { "\(path)?\($0)" } ?? path
-                outcome = await handler.handle(request: HTTPRequestEnvelope(method: request.method.rawValue, target: target, headers: headers, body: body), context: ctx)
+                return ("request", await handler.handle(request: HTTPRequestEnvelope(method: request.method.rawValue, target: target, headers: headers, body: body), context: ctx))
             }
         } catch let error as CloudEventError {
-            outcome = error == .batchNotSupported ? .reject(415, error.description) : .reject(400, error.description)
+            return ("event", error == .batchNotSupported ? .reject(415, error.description) : .reject(400, error.description))
         } catch {
-            outcome = .reject(400, "unreadable request")
+            return ("request", .reject(400, "unreadable request"))
         }
-        return Self.response(outcome)
+    }
+
+    static func metricsResponse(_ metrics: MetricsEndpoint) async -> Response {
+        var fields = HTTPFields()
+        fields[.contentType] = MetricsEndpoint.contentType
+        return Response(status: .ok, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: await metrics.render())))
     }
 
     static func response(_ outcome: Outcome) -> Response {

@@ -83,9 +83,12 @@ public struct DynamicsClient: Sendable {
         self.beforeWrite = beforeWrite
     }
 
-    /// The same client, reporting every HTTP exchange to `observer` (an order's audit timeline).
+    /// The same client, reporting every HTTP exchange to `observer` (an order's audit timeline)
+    /// as well as to any observer it already had (the call metrics).
     public func observing(_ observer: @escaping @Sendable (RemoteCall) -> Void) -> DynamicsClient {
-        DynamicsClient(configuration: configuration, http: http, tokens: tokens, clock: clock, sleeper: sleeper, gate: gate, logger: logger, observer: observer, beforeWrite: beforeWrite)
+        let earlier = self.observer
+        return DynamicsClient(configuration: configuration, http: http, tokens: tokens, clock: clock, sleeper: sleeper, gate: gate, logger: logger,
+                              observer: { call in earlier?(call); observer(call) }, beforeWrite: beforeWrite)
     }
 
     /// The same client, calling `check` right before every write is sent (each attempt, after

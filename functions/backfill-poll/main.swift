@@ -8,7 +8,7 @@ import ConnectorRemotes
 import ConnectorRuntime
 import Foundation
 
-let code = await FunctionMain.run(name: "backfill-poll") { env in
+let code = await FunctionMain.run(name: "backfill-poll", gauges: StatusMetrics.gauges) { env in
     let key = try MasterKey.fromEnvironment(env.environment)
     let connections = StoredConnections(repository: ConnectionRepository(store: env.store, clock: env.clock), key: key, clock: env.clock)
     let remotes = LiveRemoteSystems(httpClient: .shared, store: env.store, clock: env.clock, sleeper: SystemSleeper(),

@@ -7,7 +7,7 @@ import ConnectorRemotes
 import ConnectorRuntime
 import Foundation
 
-let code = await FunctionMain.run(name: "order-poster") { env in
+let code = await FunctionMain.run(name: "order-poster", gauges: StatusMetrics.gauges) { env in
     let key = try MasterKey.fromEnvironment(env.environment)
     let connections = StoredConnections(repository: ConnectionRepository(store: env.store, clock: env.clock), key: key, clock: env.clock)
     let remotes = LiveRemoteSystems(httpClient: .shared, store: env.store, clock: env.clock, sleeper: SystemSleeper(),

@@ -4,7 +4,7 @@ import ConnectorFlows
 import ConnectorRuntime
 import Foundation
 
-let code = await FunctionMain.run(name: "webhook-receiver") { env in
+let code = await FunctionMain.run(name: "webhook-receiver", gauges: StatusMetrics.gauges) { env in
     WebhookReceiverFunction(
         store: env.store,
         masterKey: try MasterKey.fromEnvironment(env.environment),
