@@ -216,12 +216,17 @@ extension DynamicsEmulator {
         core.withLock { $0.events.failed.append(event) }
     }
 
-    /// Resends every parked event (the "Resend" button); returns how many were delivered.
+    /// Resends every parked event (the "Resend" button) to its company's endpoint as configured
+    /// now (an administrator fixes the endpoint, then resends); returns how many were delivered.
     @discardableResult
     public func resendFailedEvents() async -> Int {
         let parked = core.withLock { core -> [BusinessEvent] in
             defer { core.events.failed.removeAll() }
-            return core.events.failed
+            return core.events.failed.map { event in
+                var event = event
+                if let current = core.events.endpoints[event.company] { event.endpoint = current }
+                return event
+            }
         }
         for event in parked { await deliver(event) }
         return core.withLock { core in core.events.delivered.count { d in parked.contains { $0.payload == d.payload } } }

@@ -23,6 +23,8 @@ import WooCommerceEmulator
         let h: PostingHarness
         let code: String
         let port: Int
+        /// An endpoint that is up but failing (503 to everything), as a receiver in trouble is.
+        let downPort: Int
         let wakeUps: RecordedWakeUps
         let function: BackfillPollFunction
         let completion: OrderCompletion
@@ -30,6 +32,7 @@ import WooCommerceEmulator
         let emulatorLogs: CapturingLogSink
 
         var endpoint: String { "http://127.0.0.1:\(port)/events/dynamics/\(h.connection.id)" }
+        var downEndpoint: String { "http://127.0.0.1:\(downPort)/events/dynamics/\(h.connection.id)?code=\(code)" }
         var context: InvocationContext { InvocationContext(function: "backfill-poll", invocationID: "test", logger: h.logger) }
 
         /// A posted order and its sales order number.
@@ -67,6 +70,12 @@ import WooCommerceEmulator
         }
     }
 
+    /// A receiver that is down: 503 to every request.
+    struct Unavailable: FunctionHandler {
+        func handle(request: HTTPRequestEnvelope, context: InvocationContext) async -> Outcome { .retry("down for maintenance") }
+        func handle(event: CloudEvent, context: InvocationContext) async -> Outcome { .retry("down for maintenance") }
+    }
+
     struct TestFailure: Error, CustomStringConvertible {
         var description: String
         init(_ text: String) { description = text }
@@ -95,15 +104,16 @@ import WooCommerceEmulator
                 var settings = try RuntimeSettings(environment: ["PORT": "0", "MLC_HOST": "127.0.0.1"])
                 settings.port = 0
                 let receiver = HTTPMode(function: "webhook-receiver", handler: handler, settings: settings, logger: logger)
-                try await receiver.withRunningServer { port in
+                let down = HTTPMode(function: "webhook-receiver", handler: Unavailable(), settings: settings, logger: h.logger)
+                try await down.withRunningServer { downPort in try await receiver.withRunningServer { port in
                     let code = try await ConnectionRepository(store: h.store).load(h.connection.id, key: h.key).dynamics.businessEventCode.reveal()
                     h.dynamics.setBusinessEventEndpoint("http://127.0.0.1:\(port)/events/dynamics/\(h.connection.id)?code=\(code)", company: "usmf")
                     let connections = StoredConnections(repository: ConnectionRepository(store: h.store), key: h.key, clock: h.clock, freshness: 0)
                     let completion = OrderCompletion(store: h.store, connections: connections, remotes: h.remotes, clock: h.clock)
                     let poll = BackfillPoll(store: h.store, connections: connections, remotes: h.remotes, clock: h.clock, wakeUp: nil, settings: .init())
-                    try await body(Rig(h: h, code: code, port: port, wakeUps: wakeUps, function: BackfillPollFunction(poll: poll, completion: completion),
+                    try await body(Rig(h: h, code: code, port: port, downPort: downPort, wakeUps: wakeUps, function: BackfillPollFunction(poll: poll, completion: completion),
                                        completion: completion, logs: logs, emulatorLogs: emulatorLogs))
-                }
+                } }
             }
         }
     }
@@ -141,6 +151,8 @@ import WooCommerceEmulator
             #expect(link.completedAt != nil)
             #expect(link.invoiceNumbers == [invoice])
             #expect(try await r.pendingInvoices().isEmpty)
+            // WooCommerce's order.updated for the status change reaches order-poster: not an edit.
+            if case .parked(let reason) = await r.h.post(id) { Issue.record("completing the order parked it: \(reason)") }
 
             // Later polls leave it alone: nothing is read for it, nothing changes.
             let outcome = await r.tick()
@@ -195,10 +207,11 @@ import WooCommerceEmulator
         try await Self.withRig { r in
             let (id, salesOrder) = try await r.postedOrder()
             let (other, _) = try await r.postedOrder()
-            // Nothing listens on port 1: every attempt fails, F&O parks the event.
-            r.h.dynamics.setBusinessEventEndpoint("http://127.0.0.1:1/events/dynamics/\(r.h.connection.id)?code=\(r.code)", company: "usmf")
+            // The endpoint answers 503 to every attempt: F&O retries 3 times, then parks the event.
+            r.h.dynamics.setBusinessEventEndpoint(r.downEndpoint, company: "usmf")
             let invoice = try await r.h.dynamics.markInvoiced(company: "usmf", salesOrderNumber: salesOrder)
             #expect(r.h.dynamics.failedEvents.count == 1)
+            #expect(r.h.dynamics.failedEvents.first?.attempts == 4)
             #expect(r.wakeUps.sent.isEmpty)
             #expect(try await r.wooOrder(id)["status"]?.stringValue == "processing")
 
@@ -293,7 +306,7 @@ import WooCommerceEmulator
             // A wrong code that shares a long prefix with the right one, the right one, a parked delivery.
             #expect(try await Self.post(r.endpoint + "?code=\(r.code.prefix(40))zzz", payload) == 401)
             #expect(try await Self.post(r.endpoint + "?code=\(r.code)", payload) == 200)
-            r.h.dynamics.setBusinessEventEndpoint("http://127.0.0.1:1/events/dynamics/\(r.h.connection.id)?code=\(r.code)", company: "usmf")
+            r.h.dynamics.setBusinessEventEndpoint(r.downEndpoint, company: "usmf")
             try await r.h.dynamics.markInvoiced(company: "usmf", salesOrderNumber: salesOrder)
             _ = await r.deliverWakeUps()
             _ = await r.tick()
