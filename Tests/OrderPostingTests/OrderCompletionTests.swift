@@ -142,6 +142,8 @@ import WooCommerceEmulator
             }
             #expect(outcomes.filter { $0.reason == "completed" }.count == 1, "exactly one worker completes it: \(outcomes.map(\.reason))")
             #expect(outcomes.allSatisfy { ["completed", "alreadyCompleted", "busy"].contains($0.reason) })
+            // And once more, late (a wake-up redelivered after the work was done).
+            #expect(await r.function.handle(event: event, context: r.context).reason == "alreadyCompleted")
 
             let order = try await r.wooOrder(id)
             #expect(order["status"]?.stringValue == "completed")
