@@ -225,17 +225,50 @@ import WooCommerceEmulator
             #expect(try await r.notes(id, containing: invoice) == 1)
             #expect(try await r.wooOrder(other)["status"]?.stringValue == "processing", "the order F&O has not invoiced stays open")
 
-            // Paused, the poll reads nothing and completes nothing — until resumed.
+            // Paused (F&O maintenance): the event is still recorded, but neither its wake-up nor the
+            // poll reads or completes anything — until resumed.
             let (third, thirdSO) = try await r.postedOrder()
-            try await r.h.dynamics.markInvoiced(company: "usmf", salesOrderNumber: thirdSO)
             try await ConnectionControl(store: r.h.store).setPaused(r.h.connection.id, true, at: r.h.clock.now())
+            r.h.dynamics.setBusinessEventEndpoint(r.endpoint + "?code=\(r.code)", company: "usmf")
+            try await r.h.dynamics.markInvoiced(company: "usmf", salesOrderNumber: thirdSO)
+            #expect(try await r.pendingInvoices() == [thirdSO])
+            #expect(await r.deliverWakeUps().map(\.reason) == ["paused"])
             let paused = try await r.completion.run(connectionID: r.h.connection.id, logger: r.h.logger)
             #expect(paused.paused && paused.checked == 0 && paused.completed == 0)
             #expect(try await r.wooOrder(third)["status"]?.stringValue == "processing")
+            #expect(try await r.pendingInvoices() == [thirdSO], "the work waits")
             try await ConnectionControl(store: r.h.store).setPaused(r.h.connection.id, false, at: r.h.clock.now())
             let resumed = try await r.completion.run(connectionID: r.h.connection.id, logger: r.h.logger)
-            #expect(resumed.completed == 1)
+            #expect(resumed.pendingTaken == 1 && resumed.completed == 1)
             #expect(try await r.wooOrder(third)["status"]?.stringValue == "completed")
+            #expect(try await r.pendingInvoices().isEmpty)
+        }
+    }
+
+    @Test func aThrottledF_O_HoldsCompletionBackUntilItLetsGo() async throws {
+        try await Self.withRig { r in
+            let (id, salesOrder) = try await r.postedOrder()
+            r.h.dynamics.setBusinessEventEndpoint(r.downEndpoint, company: "usmf")
+            try await r.h.dynamics.markInvoiced(company: "usmf", salesOrderNumber: salesOrder)
+            var faults = r.h.dynamics.faults
+            faults.throttleNext = 4
+            faults.throttleRetryAfter = 30
+            r.h.dynamics.setFaults(faults)
+
+            // F&O answers 429 to every try of the read-back: the run gives up, asks to be retried,
+            // and the environment's throttledUntil is in the store for every instance.
+            let throttled = await r.tick()
+            #expect(throttled.kind == .retry, "\(throttled.reason)")
+            #expect(throttled.retryAfter != nil)
+            #expect(try await r.wooOrder(id)["status"]?.stringValue == "processing")
+            let host = try #require(r.h.dynamicsURL.host)
+            #expect(try await r.h.store.get(Keyspace.throttle(environment: host)) != nil)
+            #expect(r.h.sleeper.recorded.contains(30), "Retry-After was honoured: \(r.h.sleeper.recorded)")
+
+            // Later, F&O lets go: the next poll completes it.
+            let later = await r.tick()
+            #expect(later.kind == .done, "\(later.reason)")
+            #expect(try await r.wooOrder(id)["status"]?.stringValue == "completed")
         }
     }
 
