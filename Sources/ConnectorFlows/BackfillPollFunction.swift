@@ -73,10 +73,16 @@ public struct BackfillPollFunction: FunctionHandler {
                 let report = try await poll.poll(connectionID: id, logger: context.logger)
                 var json = Self.json(report)
                 if let completion {
-                    // After the poll: a failure here (F&O throttled, say) keeps the poll's work
-                    // and asks for a retry like a failed poll.
-                    let done = try await completion.run(connectionID: id, logger: context.logger)
-                    json = String(json.dropLast()) + ",\"completion\":\(done.json)}"
+                    // After the poll, whose hand-offs are durable by now. F&O throttled or down:
+                    // retry, like a failed poll. A permanent failure (F&O refusing the
+                    // credentials) is reported beside the poll's counts, not instead of them.
+                    do {
+                        let done = try await completion.run(connectionID: id, logger: context.logger)
+                        json = String(json.dropLast()) + ",\"completion\":\(done.json)}"
+                    } catch let error as ConnectorError where error.disposition == .permanent {
+                        context.logger.error("completion.failed", metadata: ["connection": "\(id)", "error": "\(error.description)"])
+                        json = String(json.dropLast()) + ",\"completion\":{\"error\":\(JSONText.quoted(error.description))}}"
+                    }
                 }
                 parts.append(json)
             } catch let error as ConnectorError {

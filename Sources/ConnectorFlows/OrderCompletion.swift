@@ -159,6 +159,9 @@ public struct OrderCompletion: Sendable {
                 result = .alreadyCompleted(orderID: link.orderID)
             } else if link.completionSkipped != nil {
                 result = .skipped(orderID: link.orderID, reason: link.completionSkipped ?? "")
+            } else if !link.linesComplete {
+                // order-poster has not finished the sales order: F&O's status says nothing yet.
+                result = .notFullyInvoiced(orderID: link.orderID, status: "lines not all posted")
             } else {
                 result = try await evaluate([(link: link, header: header)], connection: connection, fo: fo, logger: logger).first ?? .notFullyInvoiced(orderID: link.orderID, status: header.SalesOrderStatus)
             }
