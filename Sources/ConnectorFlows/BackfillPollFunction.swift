@@ -5,20 +5,32 @@ import Logging
 
 /// The `backfill-poll` function: `com.mlconnector.backfill.tick` (data `{"connection": "acme"}`)
 /// polls one connection; the schedule's `dev.knative.sources.ping` polls the connection its
-/// data names, or every connection when it names none.
+/// data names, or every connection when it names none. After each poll, order completion
+/// (``OrderCompletion``) reads the linked sales orders not yet completed back from F&O.
+/// `com.mlconnector.order.invoiced` (data `{"connection", "salesOrderNumber"}`, sent by the
+/// receiver for a business event) runs completion for that one sales order at once.
 public struct BackfillPollFunction: FunctionHandler {
     public static let tick = "com.mlconnector.backfill.tick"
     public static let ping = "dev.knative.sources.ping"
+    public static let invoiced = BusinessEventIntake.invoicedEventType
 
     public let poll: BackfillPoll
+    /// nil: no completion (tests of the poll alone).
+    public let completion: OrderCompletion?
 
-    public init(poll: BackfillPoll) { self.poll = poll }
+    public init(poll: BackfillPoll, completion: OrderCompletion? = nil) {
+        self.poll = poll
+        self.completion = completion
+    }
+
+    struct InvoicedData: Decodable { var connection: String; var salesOrderNumber: String }
 
     struct TickData: Decodable { var connection: String? }
 
     public func handle(event: CloudEvent, context: InvocationContext) async -> Outcome {
+        if event.type == Self.invoiced { return await completeInvoiced(event, context: context) }
         guard event.type == Self.tick || event.type == Self.ping else {
-            return .reject(400, "backfill-poll takes \(Self.tick) and \(Self.ping) events, not \(Formatting.bounded(event.type))")
+            return .reject(400, "backfill-poll takes \(Self.tick), \(Self.ping) and \(Self.invoiced) events, not \(Formatting.bounded(event.type))")
         }
         let bytes = event.data ?? []
         let data: TickData
@@ -59,7 +71,20 @@ public struct BackfillPollFunction: FunctionHandler {
         for id in connections {
             do {
                 let report = try await poll.poll(connectionID: id, logger: context.logger)
-                parts.append(Self.json(report))
+                var json = Self.json(report)
+                if let completion {
+                    // After the poll, whose hand-offs are durable by now. F&O throttled or down:
+                    // retry, like a failed poll. A permanent failure (F&O refusing the
+                    // credentials) is reported beside the poll's counts, not instead of them.
+                    do {
+                        let done = try await completion.run(connectionID: id, logger: context.logger)
+                        json = String(json.dropLast()) + ",\"completion\":\(done.json)}"
+                    } catch let error as ConnectorError where error.disposition == .permanent {
+                        context.logger.error("completion.failed", metadata: ["connection": "\(id)", "error": "\(error.description)"])
+                        json = String(json.dropLast()) + ",\"completion\":{\"error\":\(JSONText.quoted(error.description))}}"
+                    }
+                }
+                parts.append(json)
             } catch let error as ConnectorError {
                 if error.disposition == .transient {
                     transient.append("\(id): \(error.description)")
@@ -82,6 +107,28 @@ public struct BackfillPollFunction: FunctionHandler {
             return .done(200, json: only, reason: "polled")
         }
         return .done(200, json: "{\"status\":\"polled\",\"connections\":[\(parts.joined(separator: ","))]}", reason: "polled")
+    }
+
+    /// One sales order named by a business event: completed now when F&O has invoiced all of it.
+    func completeInvoiced(_ event: CloudEvent, context: InvocationContext) async -> Outcome {
+        guard let data = try? JSONDecoder().decode(InvoicedData.self, from: Data(event.data ?? [])), !data.connection.isEmpty, !data.salesOrderNumber.isEmpty else {
+            return .reject(400, "\(Self.invoiced) needs data {\"connection\": \"…\", \"salesOrderNumber\": \"…\"}")
+        }
+        guard let completion else { return .reject(501, "order completion is not wired into this backfill-poll") }
+        do {
+            let result = try await completion.completeInvoiced(connectionID: data.connection, salesOrderNumber: data.salesOrderNumber, logger: context.logger)
+            let json = "{\"status\":\(JSONText.quoted(result.label)),\"connection\":\(JSONText.quoted(data.connection)),\"salesOrderNumber\":\(JSONText.quoted(data.salesOrderNumber))}"
+            switch result {
+            // The pending work stays; the next poll (or this event again) takes it.
+            case .busy, .paused, .failed: return .done(202, json: json, reason: result.label)
+            default: return .done(200, json: json, reason: result.label)
+            }
+        } catch let error as ConnectorError {
+            if error.disposition == .transient { return .retry(error.description, after: error.retryAfter.map { Int($0.rounded(.up)) }) }
+            return .reject(error.label == "notFound" ? 404 : 422, error.description)
+        } catch {
+            return .retry("completion failed: \(Formatting.bounded(String(describing: error), limit: 200))")
+        }
     }
 
     static func json(_ report: BackfillReport) -> String {

@@ -35,6 +35,14 @@ public struct OrderLink: Codable, Sendable, Equatable {
     /// F&O's tax differed from WooCommerce's beyond the tolerance: the order stays parked with
     /// this until a person accepts it (`mlc replay --accept-edits`).
     public var taxDifference: String?
+    /// The F&O invoice numbers named in the completion note (order completion).
+    public var invoiceNumbers: [String]?
+    /// When the completion note was added to the WooCommerce order: a retry after a crash
+    /// between the note and the status does not add it twice.
+    public var completionNotedAt: Date?
+    /// Why a fully invoiced order was not completed in WooCommerce (it was cancelled, refunded
+    /// or deleted there); the poll stops looking at it.
+    public var completionSkipped: String?
 
     /// Where a journal line of the plan already is, if known.
     func position(for plan: JournalLinePlan) -> JournalPosition? {

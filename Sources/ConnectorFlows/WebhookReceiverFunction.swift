@@ -3,13 +3,16 @@ import ConnectorCore
 import ConnectorStore
 import Foundation
 
-/// The `webhook-receiver` function: routes requests to the WooCommerce intake. (F&O business
-/// events at `/events/dynamics/{connection}` arrive with the backfill issue.)
+/// The `webhook-receiver` function: WooCommerce deliveries at `/webhooks/woocommerce/{connection}`
+/// go to the WooCommerce intake, F&O business events at `/events/dynamics/{connection}?code=…`
+/// to the business-event intake.
 public struct WebhookReceiverFunction: FunctionHandler {
     let intake: WebhookIntake
+    let events: BusinessEventIntake?
 
-    public init(intake: WebhookIntake) {
+    public init(intake: WebhookIntake, events: BusinessEventIntake? = nil) {
         self.intake = intake
+        self.events = events
     }
 
     public func handle(request: HTTPRequestEnvelope, context: InvocationContext) async -> Outcome {
@@ -20,7 +23,12 @@ public struct WebhookReceiverFunction: FunctionHandler {
             let connection = String(parts[3]).removingPercentEncoding ?? String(parts[3])
             return await intake.receive(connectionID: connection, request: request, logger: context.logger)
         }
-        return .reject(404, "no such endpoint; WooCommerce deliveries go to POST /webhooks/woocommerce/{connection}")
+        // "", "events", "dynamics", "{connection}" — the query (with the code) is never logged.
+        if parts.count == 4, parts[1] == "events", parts[2] == "dynamics", let events {
+            let connection = String(parts[3]).removingPercentEncoding ?? String(parts[3])
+            return await events.receive(connectionID: connection, request: request, logger: context.logger)
+        }
+        return .reject(404, "no such endpoint; WooCommerce deliveries go to POST /webhooks/woocommerce/{connection}, F&O business events to POST /events/dynamics/{connection}?code=…")
     }
 
     public func handle(event: CloudEvent, context: InvocationContext) async -> Outcome {
@@ -54,6 +62,7 @@ extension WebhookReceiverFunction {
     /// The receiver over `store`, opening connections with `masterKey`.
     public init(store: any KeyValueStore, masterKey: MasterKey, settings: IntakeSettings, clock: any WallClock = SystemWallClock(), wakeUp: (any WakeUpSender)? = nil) {
         let connections = StoredConnections(repository: ConnectionRepository(store: store, clock: clock), key: masterKey, clock: clock)
-        self.init(intake: WebhookIntake(store: store, connections: connections, clock: clock, settings: settings, wakeUp: wakeUp))
+        self.init(intake: WebhookIntake(store: store, connections: connections, clock: clock, settings: settings, wakeUp: wakeUp),
+                  events: BusinessEventIntake(store: store, connections: connections, clock: clock, settings: settings, wakeUp: wakeUp))
     }
 }

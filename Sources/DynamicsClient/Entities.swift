@@ -82,3 +82,39 @@ public struct FOSalesOrderTotals: Decodable, Sendable, Equatable {
     public var AreTotalsCalculated: String
     public static let select = ["SalesOrderNumber", "OrderTotalTaxAmount", "AreTotalsCalculated"]
 }
+
+extension FOEntity {
+    /// Posted invoice lines ("Sales invoice lines V2"; reference §3.11).
+    public static let invoiceLines = "SalesInvoiceV2Lines"
+}
+
+/// A sales order's state as order completion reads it: `SalesOrderStatus` (enum SalesStatus)
+/// says Invoiced only when every line is; `SalesOrderProcessingStatus` shows PartiallyInvoiced.
+public struct FOSalesOrderState: Decodable, Sendable, Equatable {
+    public var SalesOrderNumber: String
+    public var CustomersOrderReference: String
+    public var SalesOrderStatus: String
+    public var SalesOrderProcessingStatus: String
+
+    public static let select = ["SalesOrderNumber", "CustomersOrderReference", "SalesOrderStatus", "SalesOrderProcessingStatus"]
+}
+
+/// A sales order line's status (enum SalesStatus) for the fully-invoiced check.
+public struct FOSalesOrderLineState: Decodable, Sendable, Equatable {
+    public var SalesOrderNumber: String
+    public var InventoryLotId: String
+    public var SalesOrderLineStatus: String
+
+    public static let select = ["SalesOrderNumber", "InventoryLotId", "SalesOrderLineStatus"]
+}
+
+/// A posted sales invoice header (`SalesInvoiceHeadersV2`; read by filter, never by key: the
+/// key includes InvoiceDate and LedgerVoucher).
+public struct FOSalesInvoiceHeader: Decodable, Sendable, Equatable {
+    public var InvoiceNumber: String
+    public var SalesOrderNumber: String
+    public var CurrencyCode: String
+    public var TotalInvoiceAmount: Decimal
+
+    public static let select = ["InvoiceNumber", "SalesOrderNumber", "CurrencyCode", "TotalInvoiceAmount"]
+}

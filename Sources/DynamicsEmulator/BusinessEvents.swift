@@ -21,6 +21,12 @@ extension DynamicsEmulator {
         var controlNumber: Int64 = 5_637_998_800
         var delivered: [BusinessEvent] = []
         var failed: [BusinessEvent] = []
+        /// Endpoints set while running (company → URL), as an administrator activates an
+        /// event in *Business events*; they override the configuration.
+        var endpoints: [String: String] = [:]
+        /// Quantity invoiced so far per sales order line ("company/InventoryLotId"), so a
+        /// partial invoice leaves the rest open for the next one.
+        var invoiced: [String: Decimal] = [:]
     }
 
     /// Events delivered with a 2xx, oldest first.
@@ -29,13 +35,24 @@ extension DynamicsEmulator {
     /// Events parked after their retries failed (the "Errors" tab).
     public var failedEvents: [BusinessEvent] { core.withLock { $0.events.failed } }
 
-    /// Posts the invoice for an open sales order as F&O would: the order and its lines become
-    /// Invoiced, `SalesInvoiceHeadersV2` + `SalesInvoiceV2Lines` rows appear (number from a
-    /// `CIV-nnnnnn` sequence per company, amounts from the lines; no tax is calculated), and,
-    /// when the company has an endpoint, a `SalesInvoicePostedBusinessEvent` is delivered.
-    /// Returns the invoice number.
+    /// Points `company`'s business events at `url` from now on (nil: back to the
+    /// configuration's endpoint) — an endpoint configured while the environment runs.
+    public func setBusinessEventEndpoint(_ url: String?, company: String) {
+        core.withLock { $0.events.endpoints[company.lowercased()] = url }
+    }
+
+    /// Posts the invoice for an open sales order as F&O would: `SalesInvoiceHeadersV2` +
+    /// `SalesInvoiceV2Lines` rows appear (number from a `CIV-nnnnnn` sequence per company,
+    /// amounts from the lines; no tax is calculated), and, when the company has an endpoint, a
+    /// `SalesInvoicePostedBusinessEvent` is delivered. Returns the invoice number.
+    ///
+    /// `quantities` (InventoryLotId → quantity) invoices only part of the order: a line not
+    /// named is not invoiced now, a quantity above what is still open is cut to it. A line
+    /// becomes Invoiced when all of it is; the order when all its lines are — until then its
+    /// `SalesOrderStatus` stays Backorder (open) and its processing status PartiallyInvoiced.
+    /// nil invoices everything still open.
     @discardableResult
-    public func markInvoiced(company: String, salesOrderNumber: String) async throws -> String {
+    public func markInvoiced(company: String, salesOrderNumber: String, quantities: [String: Decimal]? = nil) async throws -> String {
         let now = clock.now()
         let company = company.lowercased()
         let (invoice, payload) = try core.withLock { core throws -> (String, ODataValue) in
@@ -53,17 +70,37 @@ extension DynamicsEmulator {
                 return data.string(l, "dataAreaId") == company && data.string(l, "SalesOrderNumber") == data.string(header, "SalesOrderNumber")
             }
             guard !lineIndices.isEmpty else { throw EmulatorError(status: 400, message: "Sales order \(salesOrderNumber) has no lines to invoice.") }
+            // What each line invoices now, and whether that finishes it.
+            var invoiceNow: [(index: Int, quantity: Decimal, finishes: Bool)] = []
+            for i in lineIndices {
+                let line = data.tables["SalesOrderLines"]![i]
+                let lot = company + "/" + data.string(line, "InventoryLotId")
+                let ordered = data.decimal(line, "OrderedSalesQuantity")
+                let open = max(ordered - core.events.invoiced[lot, default: 0], 0)
+                let wanted = quantities.map { $0[data.string(line, "InventoryLotId")] ?? 0 } ?? open
+                let quantity = min(max(wanted, 0), open)
+                guard quantity > 0 else { continue }
+                invoiceNow.append((i, quantity, quantity == open))
+            }
+            var invoicedSoFar = core.events.invoiced
+            guard !invoiceNow.isEmpty else { throw EmulatorError(status: 400, message: "Nothing of sales order \(salesOrderNumber) is left to invoice in the quantities given.") }
             let invoiceNumber = String(format: "CIV-%06d", data.nextNumber("CustInvoice", company: company))
             let voucher = String(format: "ARI-%06d", data.nextNumber("InvoiceVoucher", company: company))
             let invoiceDate = ISODate.noon(now)
             var total = Decimal(0)
             var discount = Decimal(0)
             let seeding = WriteContext(company: company, now: now, allowManualSalesOrderNumbers: true, enforceStringLengths: false, seeding: true)
-            for (n, i) in lineIndices.enumerated() {
+            for (n, part) in invoiceNow.enumerated() {
+                let i = part.index
                 let line = data.tables["SalesOrderLines"]![i]
-                let amount = data.decimal(line, "LineAmount")
+                let ordered = data.decimal(line, "OrderedSalesQuantity")
+                // The share of the line's amount this invoice carries, to the cent.
+                var share = ordered == 0 ? Decimal(0) : data.decimal(line, "LineAmount") * part.quantity / ordered
+                var rounded = Decimal()
+                NSDecimalRound(&rounded, &share, 2, .plain)
+                let amount = part.quantity == ordered ? data.decimal(line, "LineAmount") : rounded
                 total += amount
-                let lineDiscount = (data.decimal(line, "OrderedSalesQuantity") * data.decimal(line, "SalesPrice") - amount)
+                let lineDiscount = (part.quantity * data.decimal(line, "SalesPrice") - amount)
                 discount += max(lineDiscount, 0)
                 let item = data.string(line, "ItemNumber")
                 let product = data.find("ReleasedProductsV2", "ItemNumber", item, company: company)
@@ -72,7 +109,7 @@ extension DynamicsEmulator {
                 var values: [(String, ODataValue)] = [
                     ("dataAreaId", .string(company)), ("InvoiceNumber", .string(invoiceNumber)), ("LineCreationSequenceNumber", .number(Decimal(n + 1))),
                     ("InvoiceDate", .string(invoiceDate)), ("LedgerVoucher", .string(voucher)), ("ProductNumber", .string(productNumber)),
-                    ("ProductName", .string(name)), ("InvoicedQuantity", .number(data.decimal(line, "OrderedSalesQuantity"))),
+                    ("ProductName", .string(name)), ("InvoicedQuantity", .number(part.quantity)),
                     ("SalesPrice", .number(data.decimal(line, "SalesPrice"))), ("LineAmount", .number(amount)),
                     ("LineTotalDiscountAmount", .number(max(lineDiscount, 0))), ("SalesUnitSymbol", .string(data.string(line, "SalesUnitSymbol"))),
                     ("InventoryWarehouseId", .string(data.string(line, "ShippingWarehouseId"))), ("InventorySiteId", .string(data.string(line, "ShippingSiteId"))),
@@ -82,8 +119,10 @@ extension DynamicsEmulator {
                     values.append((dim, .string(data.string(line, dim))))
                 }
                 do { _ = try data.create("SalesInvoiceV2Lines", body: .object(ODataObject(values)), context: seeding) } catch { throw EmulatorError(error) }
-                data.tables["SalesOrderLines"]![i].values["SalesOrderLineStatus"] = "Invoiced"
+                invoicedSoFar[company + "/" + data.string(line, "InventoryLotId"), default: 0] += part.quantity
+                if part.finishes { data.tables["SalesOrderLines"]![i].values["SalesOrderLineStatus"] = "Invoiced" }
             }
+            let allInvoiced = lineIndices.allSatisfy { data.string(data.tables["SalesOrderLines"]![$0], "SalesOrderLineStatus") == "Invoiced" }
             let headerValues: [(String, ODataValue)] = [
                 ("dataAreaId", .string(company)), ("InvoiceNumber", .string(invoiceNumber)), ("InvoiceDate", .string(invoiceDate)), ("LedgerVoucher", .string(voucher)),
                 ("SalesOrderNumber", .string(data.string(header, "SalesOrderNumber"))), ("InvoiceCustomerAccountNumber", .string(data.string(header, "InvoiceCustomerAccountNumber"))),
@@ -93,9 +132,10 @@ extension DynamicsEmulator {
                 ("SalesOrderOriginCode", .string(data.string(header, "SalesOrderOriginCode"))),
             ]
             do { _ = try data.create("SalesInvoiceHeadersV2", body: .object(ODataObject(headerValues)), context: seeding) } catch { throw EmulatorError(error) }
-            data.tables["SalesOrderHeadersV2"]![hi].values["SalesOrderStatus"] = "Invoiced"
-            data.tables["SalesOrderHeadersV2"]![hi].values["SalesOrderProcessingStatus"] = "Invoiced"
+            if allInvoiced { data.tables["SalesOrderHeadersV2"]![hi].values["SalesOrderStatus"] = "Invoiced" }
+            data.tables["SalesOrderHeadersV2"]![hi].values["SalesOrderProcessingStatus"] = allInvoiced ? "Invoiced" : "PartiallyInvoiced"
             core.data = data
+            core.events.invoiced = invoicedSoFar
 
             // The event, flat, keys in alphabetical order (reference §6.2, §6.3).
             core.events.controlNumber += Int64(1 + core.random.next() % 7)
@@ -128,7 +168,7 @@ extension DynamicsEmulator {
             ]
             return (invoiceNumber, .object(ODataObject(pairs.sorted { $0.0 < $1.0 })))
         }
-        if let endpoint = configuration.businessEventURLs[company] ?? configuration.businessEventURLs[company.uppercased()] ?? configuration.businessEventURL {
+        if let endpoint = core.withLock({ $0.events.endpoints[company] }) ?? configuration.businessEventURLs[company] ?? configuration.businessEventURLs[company.uppercased()] ?? configuration.businessEventURL {
             await deliver(BusinessEvent(company: company, endpoint: endpoint, payload: payload, attempts: 0, lastError: nil))
         }
         return invoice
@@ -169,17 +209,24 @@ extension DynamicsEmulator {
             } catch {
                 event.lastError = "\(error)"
             }
-            logger.info("business event delivery failed", metadata: ["event.endpoint": "\(event.endpoint)", "event.attempt": "\(event.attempts)", "event.error": "\(event.lastError ?? "")"])
+            // Without the query: an HTTPS endpoint carries its credential there (`?code=…`).
+            let shown = event.endpoint.split(separator: "?", maxSplits: 1).first.map(String.init) ?? ""
+            logger.info("business event delivery failed", metadata: ["event.endpoint": "\(shown)", "event.attempt": "\(event.attempts)", "event.error": "\(event.lastError ?? "")"])
         }
         core.withLock { $0.events.failed.append(event) }
     }
 
-    /// Resends every parked event (the "Resend" button); returns how many were delivered.
+    /// Resends every parked event (the "Resend" button) to its company's endpoint as configured
+    /// now (an administrator fixes the endpoint, then resends); returns how many were delivered.
     @discardableResult
     public func resendFailedEvents() async -> Int {
         let parked = core.withLock { core -> [BusinessEvent] in
             defer { core.events.failed.removeAll() }
-            return core.events.failed
+            return core.events.failed.map { event in
+                var event = event
+                if let current = core.events.endpoints[event.company] { event.endpoint = current }
+                return event
+            }
         }
         for event in parked { await deliver(event) }
         return core.withLock { core in core.events.delivered.count { d in parked.contains { $0.payload == d.payload } } }

@@ -1,5 +1,6 @@
 // backfill-poll: the polling backbone (SPEC §2, §4) — WooCommerce orders modified since the cursor, in all statuses,
-// handed on as pending work; stale pending work re-woken. Wiring only.
+// handed on as pending work; stale pending work re-woken; then order completion (linked sales orders F&O has fully
+// invoiced → WooCommerce order completed), also woken per sales order by the receiver's business events. Wiring only.
 import AsyncHTTPClient
 import ConnectorConnections
 import ConnectorCore
@@ -16,6 +17,9 @@ let code = await FunctionMain.run(name: "backfill-poll", gauges: StatusMetrics.g
     var settings = BackfillPoll.Settings()
     settings.retention = env.settings.retention
     let poll = BackfillPoll(store: env.store, connections: connections, remotes: remotes, clock: env.clock, wakeUp: env.wakeUp, settings: settings)
-    return BackfillPollFunction(poll: poll)
+    var completionSettings = OrderCompletion.Settings()
+    completionSettings.retention = env.settings.retention
+    let completion = OrderCompletion(store: env.store, connections: connections, remotes: remotes, clock: env.clock, settings: completionSettings)
+    return BackfillPollFunction(poll: poll, completion: completion)
 }
 exit(code)
