@@ -136,6 +136,20 @@ public struct BackfillPollFunction: FunctionHandler {
         json += "\"handedOn\":\(report.handedOn),\"reHanded\":\(report.reHanded),\"since\":\(JSONText.quoted(Formatting.timestamp(report.since)))"
         json += ",\"cursor\":" + (report.cursor.map { JSONText.quoted(Formatting.timestamp($0)) } ?? "null")
         if report.truncated { json += ",\"truncated\":true" }
+        if report.trashed > 0 { json += ",\"trashed\":\(report.trashed)" }
+        if let hooks = report.webhooks {
+            func ids(_ list: [Int]) -> String { "[" + list.map(String.init).joined(separator: ",") + "]" }
+            json += ",\"webhooks\":{"
+            if let skipped = hooks.skipped {
+                json += "\"skipped\":\(JSONText.quoted(skipped))"
+            } else {
+                json += "\"managed\":\(ids(hooks.managed)),\"created\":\(ids(hooks.created)),\"adopted\":\(ids(hooks.adopted)),"
+                json += "\"disabled\":\(ids(hooks.disabled)),\"reenabled\":\(ids(hooks.reenabled)),\"paused\":\(ids(hooks.paused))"
+            }
+            json += "}"
+        }
+        if let error = report.webhookError { json += ",\"webhookError\":\(JSONText.quoted(error))" }
+        if report.alertsSent > 0 { json += ",\"alertsSent\":\(report.alertsSent)" }
         return json + "}"
     }
 }

@@ -69,8 +69,24 @@ public enum StatusMetrics {
         if let at = c.lastDelivery {
             out.append(("mlc_last_delivery_timestamp_seconds", "When the last webhook delivery was received (Unix time)", [connection], at.timeIntervalSince1970))
         }
+        if let at = c.lastPollAt ?? c.pollUpdatedAt {
+            out.append(("mlc_last_poll_timestamp_seconds", "When backfill-poll last finished a poll (Unix time)", [connection], at.timeIntervalSince1970))
+        }
         if let at = c.pollUpdatedAt {
-            out.append(("mlc_last_poll_timestamp_seconds", "When backfill-poll last moved its cursor (Unix time)", [connection], at.timeIntervalSince1970))
+            out.append(("mlc_poll_cursor_written_timestamp_seconds", "When backfill-poll last moved its cursor (Unix time)", [connection], at.timeIntervalSince1970))
+        }
+        if c.pendingInvoices > 0 {
+            out.append(("mlc_pending_invoices", "F&O invoice events waiting for order completion", [connection], Double(c.pendingInvoices)))
+        }
+        if let hooks = c.webhooks {
+            for hook in hooks.webhooks {
+                let labels = [connection, ("topic", hook.topic), ("webhook", String(hook.id))]
+                out.append(("mlc_webhook_active", "1 while a webhook the connector manages was active at the last check", labels, hook.status == "active" ? 1 : 0))
+                out.append(("mlc_webhook_reenabled_count", "How often the connector re-enabled a webhook WooCommerce had disabled", labels, Double(hook.reenabledCount ?? 0)))
+            }
+            if let at = hooks.checkedAt {
+                out.append(("mlc_webhooks_checked_timestamp_seconds", "When backfill-poll last checked the webhooks (Unix time)", [connection], at.timeIntervalSince1970))
+            }
         }
         if let at = c.pollCursor {
             out.append(("mlc_poll_cursor_timestamp_seconds", "The order modification time backfill-poll has read up to (Unix time)", [connection], at.timeIntervalSince1970))

@@ -13,6 +13,8 @@ public struct StatusReport: Sendable {
         /// Age of the oldest pending order, in seconds.
         public var oldestPendingSeconds: Double?
         public var pendingCustomers: Int
+        /// F&O invoice events waiting for order completion.
+        public var pendingInvoices: Int = 0
         /// Pending work waiting out a retry delay.
         public var delayed: Int
         /// Audit records by kind (order, customer, product) and state.
@@ -43,15 +45,18 @@ public struct StatusReport: Sendable {
     public func connection(_ connection: ConnectorConnections.Connection) async throws -> Connection {
         let id = connection.id
         let now = clock.now()
-        var pendingOrders = 0, pendingCustomers = 0, delayed = 0
+        var pendingOrders = 0, pendingCustomers = 0, pendingInvoices = 0, delayed = 0
         var oldest: Date?
         for item in try await store.listAll(prefix: Keyspace.pending(id)) {
             guard let work = try? StoreJSON.decoder.decode(PendingWork.self, from: Data(item.value)) else { continue }
-            if work.kind == "order" {
+            switch work.kind {
+            case "order":
                 pendingOrders += 1
                 oldest = min(oldest ?? work.firstSeenAt, work.firstSeenAt)
-            } else {
+            case "customer":
                 pendingCustomers += 1
+            default:
+                pendingInvoices += 1
             }
             if let retryAt = work.retryAt, retryAt > now { delayed += 1 }
         }
@@ -71,7 +76,7 @@ public struct StatusReport: Sendable {
         let throttle = try await store.getJSON(Throttle.self, Keyspace.throttle(environment: host))?.value.until
         return Connection(
             id: id, paused: try await ConnectionControl(store: store).isPaused(id), pendingOrders: pendingOrders,
-            oldestPendingSeconds: oldest.map { now.timeIntervalSince($0) }, pendingCustomers: pendingCustomers, delayed: delayed,
+            oldestPendingSeconds: oldest.map { now.timeIntervalSince($0) }, pendingCustomers: pendingCustomers, pendingInvoices: pendingInvoices, delayed: delayed,
             records: states, parkedReasons: reasons.sorted { $0.value > $1.value }.map { ($0.key, $0.value) },
             alerts: try await AlertCenter(store: store, clock: clock).list(connection: id), lastDelivery: lastDelivery,
             pollCursor: cursor?.modifiedAt, pollUpdatedAt: cursor?.updatedAt, throttledUntil: throttle.flatMap { $0 > now ? $0 : nil },
@@ -83,7 +88,7 @@ public struct StatusReport: Sendable {
     public static func text(_ c: Connection, now: Date) -> String {
         func age(_ date: Date?) -> String { date.map { "\(Formatting.timestamp($0)) (\(Int(now.timeIntervalSince($0)))s ago)" } ?? "never" }
         var out = "connection \(c.id)\(c.paused ? " — PAUSED (deliveries recorded, nothing posted)" : "")\n"
-        out += "  pending: \(c.pendingOrders) order(s)\(c.oldestPendingSeconds.map { ", oldest \(Int($0))s old" } ?? ""), \(c.pendingCustomers) customer(s), \(c.delayed) waiting out a retry delay\n"
+        out += "  pending: \(c.pendingOrders) order(s)\(c.oldestPendingSeconds.map { ", oldest \(Int($0))s old" } ?? ""), \(c.pendingCustomers) customer(s), \(c.pendingInvoices) invoice event(s), \(c.delayed) waiting out a retry delay\n"
         for (kind, counts) in c.records.sorted(by: { $0.key < $1.key }) {
             var parts: [String] = []
             for state in AuditRecord.State.allCases {

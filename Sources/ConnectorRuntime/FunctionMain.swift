@@ -81,7 +81,7 @@ public enum FunctionMain {
         }
         let code = await withMetricsFactory(factory) {
             await serve(mode: mode, name: name, handler: handler, settings: settings, arguments: arguments, environment: environment, logger: logger, store: store,
-                        metrics: endpoint)
+                        metrics: endpoint, wakeUp: wakeUp)
         }
         await wakeUp?.drain()
         try? await store.close()
@@ -116,7 +116,8 @@ public enum FunctionMain {
 
     private static func serve(
         mode: RunMode, name: String, handler: any FunctionHandler, settings: RuntimeSettings,
-        arguments: [String], environment: [String: String], logger: Logger, store: any KeyValueStore, metrics: MetricsEndpoint?
+        arguments: [String], environment: [String: String], logger: Logger, store: any KeyValueStore, metrics: MetricsEndpoint?,
+        wakeUp: (any WakeUpSender)? = nil
     ) async -> Int32 {
         switch mode {
         case .once:
@@ -159,8 +160,12 @@ public enum FunctionMain {
             }
             // The environment is frozen between invocations: retention runs between them, not in the background.
             let client = LambdaMode.makeClient()
+            var beforeAnswer: (@Sendable () async -> Void)?
+            if let wakeUp { beforeAnswer = { await wakeUp.drain() } }
             let lambda = LambdaMode(function: name, handler: handler, settings: settings, runtimeAPI: api, client: client, logger: logger,
-                                    between: LambdaMode.retention(store: store, clock: SystemWallClock(), interval: settings.purgeInterval, logger: logger))
+                                    between: LambdaMode.retention(store: store, clock: SystemWallClock(), interval: settings.purgeInterval, logger: logger),
+                                    // Lambda may freeze the process once answered: wake-ups leave first.
+                                    beforeAnswer: beforeAnswer)
             let code: Int32
             do {
                 try await lambda.run()

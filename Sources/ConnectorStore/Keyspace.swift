@@ -78,7 +78,9 @@ public enum Keyspace {
     /// Prefixes `connection remove` clears: everything of the connection's but links and cursors.
     public static func removablePrefixes(_ connection: String) -> [String] {
         [deliveries(connection), pending(connection), audits(connection), records(connection), alerts(connection),
-         "seen/\(StoreKey.segment(connection))/", "catalog/\(StoreKey.segment(connection))/"]
+         "seen/\(StoreKey.segment(connection))/", "catalog/\(StoreKey.segment(connection))/",
+         // F&O business events, signature-failure counters, alerts waiting for the alert webhook.
+         "bevent/\(StoreKey.segment(connection))/", "sigfail/\(StoreKey.segment(connection))/", "outbox/\(StoreKey.segment(connection))/"]
     }
     /// Prefixes only `--purge` clears.
     public static func durablePrefixes(_ connection: String) -> [String] { [orderLinks(connection), cursors(connection)] }

@@ -16,7 +16,8 @@ let code = await FunctionMain.run(name: "backfill-poll", gauges: StatusMetrics.g
                                     tokenCache: SealedTokenCache(store: env.store, key: key, clock: env.clock), logger: env.logger)
     var settings = BackfillPoll.Settings()
     settings.retention = env.settings.retention
-    let poll = BackfillPoll(store: env.store, connections: connections, remotes: remotes, clock: env.clock, wakeUp: env.wakeUp, settings: settings)
+    let poll = BackfillPoll(store: env.store, connections: connections, remotes: remotes, clock: env.clock, wakeUp: env.wakeUp, settings: settings,
+                            alertTransport: LiveAlertTransport())
     var completionSettings = OrderCompletion.Settings()
     completionSettings.retention = env.settings.retention
     let completion = OrderCompletion(store: env.store, connections: connections, remotes: remotes, clock: env.clock, settings: completionSettings)
