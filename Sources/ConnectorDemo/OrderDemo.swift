@@ -94,10 +94,16 @@ public struct OrderDemo: Sendable {
         let ping = await ConnectionCheck(remotes: remotes).ping(connection)
         for result in ping where !result.ok { problems.append("ping \(result.system): \(result.detail)") }
 
-        // 2. Webhooks the connector manages, then the catalog and a registered customer.
-        for topic in ["order.created", "order.updated", "customer.updated"] {
-            _ = try await client.createWebhook(name: "ml-connector \(topic)", topic: topic, deliveryURL: connection.woocommerce.deliveryURL!, secret: webhookSecret)
-        }
+        // 2. backfill-poll's first run creates the webhooks the connector manages; then the
+        // catalog and a registered customer.
+        let connections = StoredConnections(repository: ConnectionRepository(store: store), key: key)
+        let backfill = BackfillPollFunction(poll: BackfillPoll(store: store, connections: connections, remotes: remotes, clock: clock),
+                                            completion: OrderCompletion(store: store, connections: connections, remotes: remotes, clock: clock))
+        let tick = CloudEvent(id: "demo-tick-1", source: "/ml-connector/demo", type: BackfillPollFunction.tick, data: Array("{\"connection\":\"\(connectionID)\"}".utf8))
+        let firstPoll = await backfill.handle(event: tick, context: InvocationContext(function: "backfill-poll", invocationID: "demo-1", logger: logger))
+        if firstPoll.kind != .done { problems.append("the first backfill-poll run: \(String(decoding: firstPoll.body, as: UTF8.self))") }
+        let webhooks = try await client.allWebhooks().filter { $0.deliveryURL == connection.woocommerce.deliveryURL }
+        if webhooks.count != connection.woocommerce.topics.count { problems.append("backfill-poll created \(webhooks.count) webhooks, expected \(connection.woocommerce.topics.count)") }
         let shop = SandboxShop(woo: woo)
         try await shop.configureTaxes()
         // The catalog comes from F&O: released products, variants, prices and available stock.
@@ -119,7 +125,7 @@ public struct OrderDemo: Sendable {
         _ = try await shop.send("/coupons", #"{"code":"welcome10","discount_type":"percent","amount":"10"}"#)
         let ada = try await shop.send("/customers", #"{"email":"ada@example.com","first_name":"Ada","last_name":"Lovelace","billing":{"first_name":"Ada","last_name":"Lovelace","address_1":"1 Main St","city":"Springfield","state":"CA","postcode":"90001","country":"US","email":"ada@example.com"}}"#)
         let adaID = ada["id"]?.intValue ?? 0
-        log("2. Catalog pushed from F&O to WooCommerce (\(pushed.summary)): MUG-01, POSTER-01, TSHIRT-01 with 3 variations, prices and available stock; coupon welcome10; customer Ada (\(adaID)); 3 webhooks → the receiver.")
+        log("2. Catalog pushed from F&O to WooCommerce (\(pushed.summary)): MUG-01, POSTER-01, TSHIRT-01 with 3 variations, prices and available stock; coupon welcome10; customer Ada (\(adaID)); backfill-poll created \(webhooks.count) webhooks → the receiver (\(webhooks.map(\.topic).joined(separator: ", "))).")
 
         // 3. A shop's day.
         let address = SandboxShop.californiaBilling
@@ -156,7 +162,6 @@ public struct OrderDemo: Sendable {
         foFaults.throttleRetryAfter = 1
         foFaults.loseResponsesOfNextWrites = 1
         dynamics.setFaults(foFaults)
-        let connections = StoredConnections(repository: ConnectionRepository(store: store), key: key)
         let orderPoster = OrderPoster(store: store, connections: connections, remotes: remotes, clock: clock, sleeper: SystemSleeper())
         let posterFunction = OrderPosterFunction(poster: orderPoster, store: store,
                                                  customers: CustomerSync(store: store, connections: connections, remotes: remotes, clock: clock, retention: .seconds(86_400), sharingLeasesWith: orderPoster))
@@ -180,7 +185,44 @@ public struct OrderDemo: Sendable {
         if before != after { problems.append("replaying every order changed F&O: \(before) records before, \(after) after") }
         log("6. Replayed all \(expected.count) orders: F&O unchanged (\(after) records).")
 
-        // 7. Read back and reconcile.
+        // 7. A delivery lost on the way: backfill-poll finds the order and it is posted.
+        let o6 = try await shop.order(#"{"payment_method":"stripe","payment_method_title":"Card","set_paid":true,\#(address),"line_items":[{"product_id":\#(poster),"quantity":2}]}"#)
+        expected[o6] = .init(label: "webhook lost, found by backfill-poll", posted: true, payment: true, refunds: 0)
+        var drop = WooCommerceEmulator.Faults()
+        drop.dropDeliveries = 1_000
+        woo.setFaults(drop)
+        let lost = await woo.runDeliveries()
+        woo.setFaults(.init())
+        let polled = await backfill.handle(event: CloudEvent(id: "demo-tick-2", source: tick.source, type: tick.type, data: tick.data),
+                                           context: InvocationContext(function: "backfill-poll", invocationID: "demo-2", logger: logger))
+        if polled.kind != .done { problems.append("backfill-poll: \(String(decoding: polled.body, as: UTF8.self))") }
+        var drainsAfterPoll = 0
+        repeat {
+            drainsAfterPoll += 1
+            outcome = await posterFunction.drain(connection: connectionID, context: context, honourRetryDelays: false)
+        } while outcome.kind == .retry && drainsAfterPoll < 5
+        log("7. Order \(o6) placed with its \(lost.count) deliveries dropped; backfill-poll handed it on → order-poster posted it as WC\(o6).")
+
+        // 8. F&O invoices order \(o1) in full: its business event reaches webhook-receiver, and
+        // backfill-poll completes the WooCommerce order with the invoice number in a note.
+        let code = try await ConnectionRepository(store: store).load(connectionID, key: key).dynamics.businessEventCode.reveal()
+        dynamics.setBusinessEventEndpoint("\(receiverURL)/events/dynamics/\(connectionID)?code=\(code)", company: "usmf")
+        let invoice = try await dynamics.markInvoiced(company: "usmf", salesOrderNumber: "WC\(o1)")
+        let completed = await backfill.handle(event: CloudEvent(id: "demo-tick-3", source: tick.source, type: tick.type, data: tick.data),
+                                              context: InvocationContext(function: "backfill-poll", invocationID: "demo-3", logger: logger))
+        if completed.kind != .done { problems.append("backfill-poll (completion): \(String(decoding: completed.body, as: UTF8.self))") }
+        let o1Status = try await shop.send("/orders/\(o1)", method: "GET")["status"]?.stringValue ?? "?"
+        let o1Notes = try await shop.send("/orders/\(o1)/notes", method: "GET").arrayValue?.compactMap { $0["note"]?.stringValue } ?? []
+        if o1Status != "completed" { problems.append("order \(o1) was invoiced in F&O (\(invoice)) but is \(o1Status) in WooCommerce") }
+        if !o1Notes.contains(where: { $0.contains(invoice) }) { problems.append("order \(o1) has no note naming invoice \(invoice)") }
+        let o2Status = try await shop.send("/orders/\(o2)", method: "GET")["status"]?.stringValue ?? "?"
+        if o2Status == "completed" { problems.append("order \(o2) was completed without an invoice") }
+        log("8. F&O invoiced WC\(o1) as \(invoice); the business event reached webhook-receiver; backfill-poll set WooCommerce order \(o1) \(o1Status) with a note naming \(invoice). Order \(o2) (not invoiced) stays \(o2Status).")
+        // The status change is delivered like any other: order-poster sees nothing new to post.
+        _ = await woo.runDeliveries()
+        _ = await posterFunction.drain(connection: connectionID, context: context, honourRetryDelays: false)
+
+        // 9. Read back and reconcile.
         let rows = try await Reconciler(store: store, remotes: remotes).report(connection: connection, since: started)
         for row in rows where !row.isOK { problems.append("order \(row.number): \(row.differences.joined(separator: "; "))") }
         let headers = dynamics.records("SalesOrderHeadersV2")

@@ -28,7 +28,6 @@ struct Demo: AsyncParsableCommand {
         print("")
         for note in report.notes { print(note) }
         print("")
-        print("Not in this build yet: backfill-poll, webhook health and order completion (issue 6).")
         if report.problems.isEmpty {
             print("")
             print("demo: OK — every paid order is in F&O exactly once, to the cent, with its payment and refunds.")
