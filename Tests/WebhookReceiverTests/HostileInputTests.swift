@@ -63,6 +63,24 @@ struct HostileInputTests {
 
     static func json(_ text: String) -> [UInt8] { Array(text.utf8) }
 
+    /// F&O business events at `/events/dynamics/{connection}?code=…`, guessing the code.
+    static func eventCases(code: String) -> [Case] {
+        let event = json(#"{"BusinessEventId":"SalesInvoicePostedBusinessEvent","ControlNumber":5637144576,"EventId":"C0A8E1A7-0000-0000-0000-000000000001","EventTime":"/Date(1764201600000)/","InvoiceId":"CIV-000001","LegalEntity":"usmf","SalesOrderId":"WC1"}"#)
+        let path = "/events/dynamics/shop"
+        let almost = String(code.dropLast()) + (code.last == "A" ? "B" : "A")
+        return [
+            Case(name: "business event without a code", path: path, headers: [("Content-Type", "application/json")], body: event, status: 401, trace: .audit),
+            Case(name: "business event with an empty code", path: path + "?code=", headers: [("Content-Type", "application/json")], body: event, status: 401, trace: .audit),
+            Case(name: "business event with a wrong code", path: path + "?code=" + String(repeating: "A", count: code.count), headers: [("Content-Type", "application/json")], body: event, status: 401, trace: .audit),
+            Case(name: "business event with all but the last character of the code", path: path + "?code=" + almost, headers: [("Content-Type", "application/json")], body: event, status: 401, trace: .audit),
+            Case(name: "business event with the code as a prefix", path: path + "?code=" + code + "x", headers: [("Content-Type", "application/json")], body: event, status: 401, trace: .audit),
+            Case(name: "business event with the code in upper case", path: path + "?code=" + code.uppercased(), headers: [("Content-Type", "application/json")], body: event, status: code == code.uppercased() ? 200 : 401, trace: code == code.uppercased() ? .handedOff : .audit),
+            Case(name: "business event with SQL as the code", path: path + "?code=%27%20OR%20%271%27%3D%271", headers: [("Content-Type", "application/json")], body: event, status: 401, trace: .audit),
+            Case(name: "business event for an unknown connection", path: "/events/dynamics/nobody?code=" + code, headers: [("Content-Type", "application/json")], body: event, status: 404, trace: .nothing),
+            Case(name: "business event with traversal in the connection", path: "/events/dynamics/..%2Fshop?code=" + code, headers: [("Content-Type", "application/json")], body: event, status: 404, trace: .nothing),
+        ]
+    }
+
     static var cases: [Case] {
         let real = base.body
         let sql = "'; DROP TABLE kv; --"
@@ -140,10 +158,13 @@ struct HostileInputTests {
     @Test func everyHostileRequestGetsItsDocumentedAnswerAndTheServerStaysUp() async throws {
         #expect(Self.cases.count >= 40)
         let h = try await Harness(backend: .sqlite, maxBodyBytes: 64 * 1024)
+        let code = try await ConnectionRepository(store: h.store).load("shop", key: h.key).dynamics.businessEventCode.reveal()
+        let all = Self.cases + Self.eventCases(code: code)
+        #expect(all.count >= 60)
         var settings = try RuntimeSettings(environment: ["MLC_HOST": "127.0.0.1", "PORT": "0", "MLC_MAX_BODY_BYTES": "65536", "MLC_MAX_REQUEST_BYTES": "262144"])
         settings.port = 0
         try await HTTPMode(function: "webhook-receiver", handler: h.function, settings: settings, logger: h.logger).withRunningServer { port in
-            for hostile in Self.cases {
+            for hostile in all {
                 let before = Set(try await h.everythingButConnections)
                 if let raw = hostile.raw {
                     _ = Self.rawExchange(port: port, raw)
@@ -162,7 +183,10 @@ struct HostileInputTests {
                 let stray = added.filter { key in !allowed.contains { key.hasPrefix($0) } }
                 #expect(stray.isEmpty, "\(hostile.name) wrote \(stray.sorted())")
                 switch hostile.trace {
-                case .audit: #expect(added.contains { $0.hasPrefix("audit/") }, "\(hostile.name): no audit line")
+                case .audit:
+                    #expect(added.contains { $0.hasPrefix("audit/") }, "\(hostile.name): no audit line")
+                    // The code is never written down, not even the wrong one presented.
+                    for key in added { #expect(!String(decoding: try await h.store.get(key)?.value ?? [], as: UTF8.self).contains(code), "\(hostile.name) stored the code") }
                 case .unusable: #expect(try await h.deliveries.contains { $0.state == .unusable && added.contains(Keyspace.delivery("shop", topic: $0.topic, resourceID: $0.resourceID, bodySHA256: $0.bodySHA256)) }, "\(hostile.name): no unusable record")
                 case .handedOff: #expect(added.contains { $0.hasPrefix("pending/") }, "\(hostile.name): not handed on")
                 case .nothing: #expect(added.isEmpty)
@@ -217,5 +241,27 @@ struct HostileInputTests {
             answer += buffer[0..<n]
         }
         return String(decoding: answer, as: UTF8.self)
+    }
+
+    /// The code is compared in constant time: a guess right in all but its last character takes
+    /// as long to refuse as one wrong from the first (interleaved medians, comparator alone).
+    @Test func aCodeGuessedByTimingLearnsNothing() {
+        let code = Array("Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx5".utf8)
+        let almost = Array(code.dropLast()) + [code.last! ^ 1]
+        let wrong = code.map { $0 ^ 0x55 }
+        func time(_ guess: [UInt8]) -> UInt64 {
+            let start = DispatchTime.now().uptimeNanoseconds
+            var accepted = 0
+            for _ in 0..<2_000 where Digests.constantTimeEquals(guess, code) { accepted += 1 }
+            precondition(accepted == 0)
+            return DispatchTime.now().uptimeNanoseconds - start
+        }
+        var nearly: [UInt64] = [], far: [UInt64] = []
+        for _ in 0..<201 {
+            nearly.append(time(almost))
+            far.append(time(wrong))
+        }
+        let a = Double(nearly.sorted()[100]), b = Double(far.sorted()[100])
+        #expect(max(a, b) / min(a, b) < 1.5, "median \(a) ns vs \(b) ns per 2,000 comparisons")
     }
 }
