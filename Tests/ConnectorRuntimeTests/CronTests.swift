@@ -77,13 +77,13 @@ struct CronTests {
         #expect(cron.matches(next))
     }
 
-    /// The jumping search against a plain minute-by-minute walk over two weeks, for each form:
+    /// The jumping search against a plain minute-by-minute walk over six weeks, for each form:
     /// every minute it skips is a minute that does not match.
     @Test("next agrees with a minute-by-minute walk", arguments: ["*/7 * * * *", "0 9 * * MON-FRI", "0 0 1 * MON", "0 0 */10 * MON", "3-9/3 */5 * * *", "0 0 31 * *", "@hourly"])
     func nextAgreesWithAWalk(_ expression: String) throws {
         let cron = try CronExpression(expression)
         var walk = Self.utc("2026-11-20T00:00:00Z")
-        let end = Self.utc("2026-12-04T00:00:00Z")
+        let end = Self.utc("2027-01-02T00:00:00Z")
         var jumped = try #require(cron.next(after: walk.addingTimeInterval(-1)))
         var fired = 0
         while walk < end {
