@@ -206,7 +206,8 @@ public final class InProcessHandOff: WakeUpSender {
 }
 
 /// Fires each connection's `schedules` (SPEC §6) in one process, as PingSources would:
-/// `schedules.backfill` → backfill-poll (`com.mlconnector.backfill.tick`), `schedules.catalog`
+/// `schedules.backfill` → backfill-poll (`com.mlconnector.backfill.tick`, then an
+/// `orders.drain` of that connection through the hand-off), `schedules.catalog`
 /// → catalog-push (`com.mlconnector.catalog.sync`, the whole catalog; only when the
 /// connection's catalog is enabled). The connection list is read again every
 /// `refreshInterval`, so connections added, changed or removed while running are picked up.
@@ -261,8 +262,17 @@ public final class LocalScheduler: Sendable {
                             purgeInterval: TimeInterval? = 15 * 60, logger: Logger) {
         self.init(store: functions.store, clock: clock, sleeper: sleeper, refreshInterval: refreshInterval, purgeInterval: purgeInterval, logger: logger) { job, event, context in
             switch job.kind {
-            case .backfill: await functions.backfillPoll.handle(event: event, context: context)
-            case .catalog: await functions.catalogPush.handle(event: event, context: context)
+            case .backfill:
+                let outcome = await functions.backfillPoll.handle(event: event, context: context)
+                // Then a drain of the connection: customer changes have no wake-up of their own
+                // (SPEC §4), and work whose retry delay has passed is taken without waiting
+                // for its stale age.
+                let drain = CloudEvent(id: event.id + "-drain", source: event.source, type: OrderPosterFunction.ordersDrain,
+                                       data: Array("{\"connection\":\(JSONText.quoted(job.connection))}".utf8))
+                functions.handOff.send(drain, logger: context.logger)
+                return outcome
+            case .catalog:
+                return await functions.catalogPush.handle(event: event, context: context)
             }
         }
     }

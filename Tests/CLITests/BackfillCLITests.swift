@@ -83,6 +83,77 @@ import Testing
     }
 }
 
+/// `mlc run` as a process: it listens (port 0 here), takes a signed WooCommerce delivery, hands
+/// the order to order-poster inside the same process (no drain, no schedule), and stops
+/// cleanly on SIGTERM.
+@Suite struct RunCLITests {
+    @Test func runTakesASignedDeliveryIntoFOAndStopsOnSIGTERM() async throws {
+        let mlc = try PackagePaths.executable("mlc")
+        let directory = TemporaryDirectory.make("mlc-run")
+        let file = directory.appendingPathComponent("sandbox.json").path
+        let sandbox = try ProcessRunner.start(mlc, ["sandbox", "--write-connection", file, "--connection-id", "sbx"])
+        defer { sandbox.signal(SIGTERM) }
+        #expect(await sandbox.waitForOutput(timeout: 60) { $0.contains("Serving until Ctrl-C") }, "sandbox did not start: \(sandbox.stderrSoFar)")
+        let connection = try #require(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file))) as? [String: Any])
+        let woo = try #require(connection["woocommerce"] as? [String: Any])
+        let fo = try #require(connection["dynamics"] as? [String: Any])
+        let storeURL = try #require(woo["baseURL"] as? String)
+        let webhookSecret = try #require(woo["webhookSecret"] as? String)
+        let shop = SignedShop(baseURL: storeURL, key: try #require(woo["consumerKey"] as? String), secret: try #require(woo["consumerSecret"] as? String))
+        _ = try await shop.send("POST", "/taxes", #"{"country":"US","state":"CA","rate":"7.2500","name":"CA State Tax","priority":1,"shipping":true}"#)
+        let mug = try #require(try await shop.send("POST", "/products", #"{"name":"Coffee mug","type":"simple","sku":"MUG-01","regular_price":"12.50","status":"publish"}"#)["id"] as? Int)
+        let order = try #require(try await shop.send("POST", "/orders", #"{"payment_method":"stripe","payment_method_title":"Card","set_paid":true,"billing":{"first_name":"Alan","last_name":"Turing","address_1":"1 Infinite Loop","city":"Cupertino","state":"CA","postcode":"95014","country":"US","email":"alan@example.com"},"line_items":[{"product_id":\#(mug),"quantity":1}]}"#)["id"] as? Int)
+
+        let environment = ["MLC_MASTER_KEY": MasterKeyText.random(), "MLC_STORE_URL": "sqlite:\(directory.appendingPathComponent("state.sqlite").path)"]
+        #expect(try await ProcessRunner.run(mlc, ["connection", "add", "--file", file], environment: environment).status == 0)
+        let run = try ProcessRunner.start(mlc, ["run", "--port", "0"], environment: environment)
+        defer { run.signal(SIGKILL) }
+        #expect(await run.waitForOutput(timeout: 60) { $0.contains("Ctrl-C stops") }, "mlc run did not start: \(run.stdoutSoFar)\(run.stderrSoFar)")
+        let port = try #require(run.stdoutSoFar.split(separator: "\n").first { $0.hasPrefix("mlc run: listening on http://127.0.0.1:") }
+            .flatMap { Int($0.dropFirst("mlc run: listening on http://127.0.0.1:".count).prefix { $0.isNumber }) })
+        #expect(run.stdoutSoFar.contains("schedule sbx/backfill: next"))
+        let base = "http://127.0.0.1:\(port)"
+        let (_, live) = try await URLSession.shared.data(from: URL(string: base + "/health/live")!)
+        #expect((live as? HTTPURLResponse)?.statusCode == 200)
+
+        // A delivery signed with the connection's webhook secret, as WooCommerce sends it.
+        let body = Data(#"{"id":\#(order),"status":"processing"}"#.utf8)
+        var delivery = URLRequest(url: URL(string: base + "/webhooks/woocommerce/sbx")!)
+        delivery.httpMethod = "POST"
+        delivery.httpBody = body
+        for (name, value) in ["Content-Type": "application/json", "X-WC-Webhook-Source": storeURL + "/", "X-WC-Webhook-Topic": "order.created",
+                              "X-WC-Webhook-Resource": "order", "X-WC-Webhook-Event": "created", "X-WC-Webhook-ID": "1",
+                              "X-WC-Webhook-Delivery-ID": "abc", "X-WC-Webhook-Signature": Data(HMAC.sha256(key: Array(webhookSecret.utf8), message: Array(body))).base64EncodedString()] {
+            delivery.setValue(value, forHTTPHeaderField: name)
+        }
+        let (_, accepted) = try await URLSession.shared.data(for: delivery)
+        #expect((accepted as? HTTPURLResponse)?.statusCode == 200)
+        var forged = delivery
+        forged.setValue("AAAA", forHTTPHeaderField: "X-WC-Webhook-Signature")
+        let (_, refused) = try await URLSession.shared.data(for: forged)
+        #expect((refused as? HTTPURLResponse)?.statusCode == 401)
+
+        // The other process posts on its own time: look at F&O a bounded number of times (a
+        // process cannot share an injected clock, so this is the one wait that must be real).
+        var references: [String] = []
+        for _ in 0..<100 {
+            references = try await FOReader(dynamics: fo).salesOrderReferences()
+            if references.contains("WC\(order)") { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(references == ["WC\(order)"])
+
+        run.signal(SIGTERM)
+        let ended = try await run.wait(timeout: 30)
+        #expect(ended.status == 0, "\(ended.stdout)\(ended.stderr)")
+        #expect(ended.stdout.contains("stopping (signal 15)"))
+        #expect(ended.stdout.contains("mlc run: stopped."))
+        #expect(ended.stdout.contains(#""handoff.outcomes":"[\"#) && ended.stdout.contains("posted"))
+        sandbox.signal(SIGTERM)
+        _ = try await sandbox.wait(timeout: 30)
+    }
+}
+
 /// The WooCommerce sandbox's REST API over plain HTTP, signed with OAuth 1.0a (HMAC-SHA256) as
 /// WooCommerce checks it — written here from the protocol, not from the connector's client.
 struct SignedShop {
