@@ -14,7 +14,7 @@ public struct BackfillWindowReport: Sendable, Equatable {
     public var listed = 0
     /// Orders whose state was new and were written as pending work.
     public var handedOn = 0
-    /// The listing stopped at its page bound (more orders than it reads at once).
+    /// The listing stopped at its request bound (more orders than it reads at once).
     public var truncated = false
 }
 
@@ -25,7 +25,7 @@ extension BackfillPoll {
     /// poll cursor (a window in the past must not move the schedule's cursor back, and a
     /// window reaching now must not let the schedule skip what changes meanwhile).
     /// `progress` is called after each page with the orders listed so far.
-    public func handOnWindow(connectionID: String, since: Date, until: Date?, maxPages: Int = 1_000, logger baseLogger: Logger,
+    public func handOnWindow(connectionID: String, since: Date, until: Date?, maxRequests maxPages: Int = 1_000, logger baseLogger: Logger,
                              progress: @Sendable (Int) -> Void = { _ in }) async throws -> BackfillWindowReport {
         var logger = baseLogger
         logger[metadataKey: "connection"] = "\(connectionID)"
@@ -35,25 +35,41 @@ extension BackfillPoll {
         let client = try remotes.woocommerce(connection)
         var report = BackfillWindowReport(connection: connectionID, since: since, until: until)
         var seen = Set<Int>()
-        // Oldest change first; an order modified while we page moves to the end and is read
-        // there (ids already handled are skipped).
+        // Keyset paging on the modification time, oldest first, as the poll pages: each request
+        // asks for what changed after the newest change read so far (minus a second:
+        // `modified_after` is strict and second-grained), so an order modified while we page
+        // moves to the end instead of shifting an unread one onto a page already read. Page
+        // numbers only advance when a whole page held nothing newer.
+        var after = since
         var page = 1
+        var requests = 0
+        var newest: Date?
         while true {
-            guard page <= maxPages else { report.truncated = true; break }
+            guard requests < maxPages else { report.truncated = true; break }
+            requests += 1
             let current: WooPage<WooOrder>
             do {
-                current = try await client.orders(WooOrderQuery(modifiedAfter: since, modifiedBefore: until, orderBy: "modified", ascending: true,
+                current = try await client.orders(WooOrderQuery(modifiedAfter: after, modifiedBefore: until, orderBy: "modified", ascending: true,
                                                                 page: page, perPage: settings.perPage))
             } catch {
                 throw Self.remoteError(error)
             }
-            for order in current.items where seen.insert(order.id).inserted {
+            var fresh = 0
+            for order in current.items {
+                if let modified = order.dateModifiedGMT, newest.map({ modified > $0 }) ?? true { newest = modified }
+                guard seen.insert(order.id).inserted else { continue }
+                fresh += 1
                 if try await handOn(order, connection: connectionID, logger: logger) { report.handedOn += 1 }
             }
             report.listed = seen.count
             progress(report.listed)
             guard !current.items.isEmpty, current.hasMore || current.items.count == settings.perPage else { break }
-            page += 1
+            if fresh > 0, let newest, newest.addingTimeInterval(-1) > after {
+                after = newest.addingTimeInterval(-1)
+                page = 1
+            } else {
+                page += 1
+            }
         }
         logger.info("backfill.window", metadata: [
             "since": "\(Formatting.timestamp(since))", "until": "\(until.map(Formatting.timestamp) ?? "now")",

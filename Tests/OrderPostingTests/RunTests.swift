@@ -121,6 +121,36 @@ import WooCommerceEmulator
         }
     }
 
+    /// `mlc backfill`'s listing: an explicit window, read to the end across small pages, never
+    /// moving the poll cursor; an order already handed on in its current state is listed only.
+    @Test func aWindowIsListedToItsEndAndLeavesThePollCursorAlone() async throws {
+        try await PostingHarness.run { h in
+            var ids: [Int] = []
+            for _ in 0..<7 { ids.append(try await h.paidOrder()) }
+            var settings = BackfillPoll.Settings()
+            settings.perPage = 2
+            let poll = BackfillPoll(store: h.store, connections: StoredConnections(repository: ConnectionRepository(store: h.store), key: h.key, clock: h.clock, freshness: 0),
+                                    remotes: h.remotes, clock: h.clock, settings: settings)
+            let pages = Mutex<[Int]>([])
+            let early = try await poll.handOnWindow(connectionID: h.connection.id, since: Self.at("2026-01-01T00:00:00Z"), until: Self.at("2026-01-02T00:00:00Z"), logger: h.logger)
+            #expect(early.listed == 0 && early.handedOn == 0)
+            let window = try await poll.handOnWindow(connectionID: h.connection.id, since: Date().addingTimeInterval(-3600), until: nil, logger: h.logger) { listed in
+                pages.withLock { $0.append(listed) }
+            }
+            #expect(window.listed == 7 && window.handedOn == 7 && !window.truncated)
+            #expect(pages.withLock { $0 }.last == 7 && pages.withLock { $0 }.count >= 4)
+            let prefix = Keyspace.pending(h.connection.id, kind: "order")
+            #expect(Set(try await h.store.listAll(prefix: prefix).compactMap { Int($0.key.dropFirst(prefix.count)) }) == Set(ids))
+            #expect(try await h.store.get(Keyspace.orderPollCursor(h.connection.id)) == nil)
+            // The same states again: listed, not handed on.
+            let again = try await poll.handOnWindow(connectionID: h.connection.id, since: Date().addingTimeInterval(-3600), until: nil, logger: h.logger)
+            #expect(again.listed == 7 && again.handedOn == 0)
+            // A bound on requests stops early and says so.
+            let bounded = try await poll.handOnWindow(connectionID: h.connection.id, since: Date().addingTimeInterval(-3600), until: nil, maxRequests: 1, logger: h.logger)
+            #expect(bounded.truncated && bounded.listed == 2)
+        }
+    }
+
     /// A connection for a store that is never called (the runner below does no I/O).
     static func offlineConnection(_ id: String, prefix: String, backfill: String = "*/5 * * * *", catalog: Bool = false) throws -> Connection {
         var connection = try TestConnections.make(id: id, webhookSecret: "s3cret", prefix: prefix)
