@@ -61,8 +61,13 @@ struct RunCommand: AsyncParsableCommand {
             } catch { return false }
         })
         let signals = SignalWaiter([SIGINT, SIGTERM])
-        do {
+        // HTTPMode.withRunningServer waits for the bound port and never hears that binding
+        // failed (a port in use): if the listener is not up in time, or a signal comes first,
+        // give up instead of hanging.
+        let started = StartFlag()
+        let serving = Task {
             try await server.withRunningServer { bound in
+                started.set()
                 say("mlc run: listening on http://\(settings.host):\(bound) — store \(settings.storeURL)")
                 say("  WooCommerce webhooks → http://\(settings.host):\(bound)/webhooks/woocommerce/{connection}")
                 await scheduler.refresh()
@@ -82,11 +87,25 @@ struct RunCommand: AsyncParsableCommand {
                 await loop.value
                 await scheduler.waitForRuns()
             }
+        }
+        let watchdog = Task {
+            try? await Task.sleep(for: Self.startTimeout)
+            if !started.isSet { serving.cancel() }
+        }
+        Task {
+            _ = await signals.next()
+            if !started.isSet { serving.cancel() }
+        }
+        do {
+            try await serving.value
+            watchdog.cancel()
         } catch {
+            watchdog.cancel()
             logger.critical("run.failed", metadata: ["error": "\(error)"])
             await remotes.shutdown()
             try? await kv.close()
-            Self.exitCleanly(CLIError(message: "mlc run could not serve on \(settings.host):\(settings.port): \(error) — pick another --port or stop what holds it"))
+            let reason = error is CancellationError ? "the listener did not start (is the port in use?)" : "\(error)"
+            Self.exitCleanly(CLIError(message: "mlc run could not serve on \(settings.host):\(settings.port): \(reason) — pick another --port or stop what holds it"))
         }
         // The listener has stopped; hand-offs it queued are worked before the store closes.
         await functions.handOff.drain()
@@ -97,6 +116,9 @@ struct RunCommand: AsyncParsableCommand {
         try? await kv.close()
         say("mlc run: stopped.")
     }
+
+    /// How long the listener may take to come up.
+    static let startTimeout: Duration = .seconds(20)
 
     /// `--port`, else `MLC_PORT`, else 8080.
     static func port(option: Int?, environment: [String: String]) throws -> Int {
@@ -112,13 +134,20 @@ struct RunCommand: AsyncParsableCommand {
     }
 }
 
+/// Set once the listener is up.
+final class StartFlag: Sendable {
+    private let value = Mutex(false)
+    func set() { value.withLock { $0 = true } }
+    var isSet: Bool { value.withLock { $0 } }
+}
+
 /// Waits for the first of some signals (their default action is turned off so the process
 /// can stop gracefully).
 final class SignalWaiter: @unchecked Sendable {
     private let lock = NSLock()
     private var sources: [any DispatchSourceSignal] = []
     private var received: Int32?
-    private var waiter: CheckedContinuation<Int32, Never>?
+    private var waiters: [CheckedContinuation<Int32, Never>] = []
 
     init(_ numbers: [Int32]) {
         for number in numbers {
@@ -133,10 +162,10 @@ final class SignalWaiter: @unchecked Sendable {
     private func fire(_ number: Int32) {
         lock.lock()
         if received == nil { received = number }
-        let waiting = waiter
-        waiter = nil
+        let waiting = waiters
+        waiters = []
         lock.unlock()
-        waiting?.resume(returning: number)
+        for waiter in waiting { waiter.resume(returning: number) }
     }
 
     /// The first signal received (at once if one already was).
@@ -147,7 +176,7 @@ final class SignalWaiter: @unchecked Sendable {
                 lock.unlock()
                 continuation.resume(returning: received)
             } else {
-                waiter = continuation
+                waiters.append(continuation)
                 lock.unlock()
             }
         }
