@@ -162,8 +162,10 @@ public enum ConnectionFile {
         guard c.catalog.wooRequestsPerSecond > 0 else { throw fail("catalog.wooRequestsPerSecond", "must be positive") }
         guard (1...16).contains(c.catalog.wooConcurrency) else { throw fail("catalog.wooConcurrency", "must be between 1 and 16") }
         // Schedules
-        for (name, expression) in [("backfill", c.schedules.backfill), ("catalog", c.schedules.catalog)] where expression.split(separator: " ").count != 5 {
-            throw fail("schedules.\(name)", "must be a five-field cron expression such as */5 * * * *")
+        for (name, expression) in [("backfill", c.schedules.backfill), ("catalog", c.schedules.catalog)] {
+            do { _ = try CronExpression(expression) } catch let error as ConnectorError {
+                throw fail("schedules.\(name)", "is not a valid five-field cron expression (UTC): \(error.message)", fix: error.fix)
+            }
         }
         if let url = c.alerts.webhookURL, URLComponents(string: url)?.scheme?.hasPrefix("http") != true {
             throw fail("alerts.webhookURL", "must be an http(s) URL")
