@@ -38,7 +38,7 @@ public struct LocalFunctions: Sendable {
     /// Builds all four over `store`, opening connections with `masterKey` and talking to the
     /// remote systems through `remotes`; `clock` and `sleeper` are the connector's.
     public init(store: any KeyValueStore, masterKey: MasterKey, remotes: any RemoteSystems, clock: any WallClock, sleeper: any Sleeper,
-                settings: Settings = .init(), connectionFreshness: TimeInterval = 2, logger: Logger) {
+                settings: Settings = .init(), connectionFreshness: TimeInterval = 2, alertTransport: (any AlertTransport)? = nil, logger: Logger) {
         self.store = store
         let connections = StoredConnections(repository: ConnectionRepository(store: store, clock: clock), key: masterKey, clock: clock, freshness: connectionFreshness)
         self.connections = connections
@@ -47,13 +47,20 @@ public struct LocalFunctions: Sendable {
         let poster = OrderPoster(store: store, connections: connections, remotes: remotes, clock: clock, sleeper: sleeper, settings: posterSettings)
         let customers = CustomerSync(store: store, connections: connections, remotes: remotes, clock: clock, retention: settings.retention, sharingLeasesWith: poster)
         orderPoster = OrderPosterFunction(poster: poster, store: store, customers: customers)
-        handOff = InProcessHandOff(consumer: orderPoster, capacity: settings.handOffCapacity, workers: settings.handOffWorkers, logger: logger)
+        // Wake-ups go to the function of their type: orders to order-poster, F&O invoice events
+        // to backfill-poll's completion (built below, with this hand-off as its own sink).
+        let routes = HandOffRoutes(orderPoster: orderPoster)
+        handOff = InProcessHandOff(consumer: routes, capacity: settings.handOffCapacity, workers: settings.handOffWorkers, logger: logger)
         receiver = WebhookReceiverFunction(store: store, masterKey: masterKey,
                                            settings: IntakeSettings(maxBodyBytes: settings.maxBodyBytes, retention: settings.retention),
                                            clock: clock, wakeUp: handOff)
         var pollSettings = settings.poll
         pollSettings.retention = settings.retention
-        backfillPoll = BackfillPollFunction(poll: BackfillPoll(store: store, connections: connections, remotes: remotes, clock: clock, wakeUp: handOff, settings: pollSettings))
+        let poll = BackfillPollFunction(poll: BackfillPoll(store: store, connections: connections, remotes: remotes, clock: clock, wakeUp: handOff, settings: pollSettings,
+                                                           alertTransport: alertTransport),
+                                        completion: OrderCompletion(store: store, connections: connections, remotes: remotes, clock: clock))
+        backfillPoll = poll
+        routes.backfillPoll.withLock { $0 = poll }
         var catalogSettings = settings.catalog
         catalogSettings.retention = settings.retention
         catalogPush = CatalogPushFunction(push: CatalogPush(store: store, connections: connections, remotes: remotes, clock: clock, sleeper: sleeper, settings: catalogSettings))
@@ -77,13 +84,32 @@ public struct LocalRouter: FunctionHandler {
         switch event.type {
         case OrderPosterFunction.orderChanged, OrderPosterFunction.ordersDrain:
             return await functions.orderPoster.handle(event: event, context: context)
-        case BackfillPollFunction.tick:
+        case BackfillPollFunction.tick, BackfillPollFunction.invoiced:
             return await functions.backfillPoll.handle(event: event, context: context)
         case CatalogPushFunction.catalogSync:
             return await functions.catalogPush.handle(event: event, context: context)
         default:
             return .reject(400, "mlc run takes \(OrderPosterFunction.orderChanged), \(OrderPosterFunction.ordersDrain), \(BackfillPollFunction.tick) and \(CatalogPushFunction.catalogSync) events, not \(Formatting.bounded(event.type)) (schedules fire inside mlc run; no ping is needed)")
         }
+    }
+}
+
+/// Where an in-process wake-up goes, by its type.
+final class HandOffRoutes: FunctionHandler {
+    let orderPoster: OrderPosterFunction
+    let backfillPoll = Mutex<BackfillPollFunction?>(nil)
+
+    init(orderPoster: OrderPosterFunction) { self.orderPoster = orderPoster }
+
+    func handle(event: CloudEvent, context: InvocationContext) async -> Outcome {
+        if event.type == BackfillPollFunction.invoiced, let poll = backfillPoll.withLock({ $0 }) {
+            return await poll.handle(event: event, context: context)
+        }
+        return await orderPoster.handle(event: event, context: context)
+    }
+
+    func handle(request: HTTPRequestEnvelope, context: InvocationContext) async -> Outcome {
+        await orderPoster.handle(request: request, context: context)
     }
 }
 

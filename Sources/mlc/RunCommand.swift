@@ -51,7 +51,8 @@ struct RunCommand: AsyncParsableCommand {
         var functionSettings = LocalFunctions.Settings()
         functionSettings.retention = settings.retention
         functionSettings.maxBodyBytes = settings.maxBodyBytes
-        let functions = LocalFunctions(store: kv, masterKey: key, remotes: remotes, clock: clock, sleeper: SystemSleeper(), settings: functionSettings, logger: logger)
+        let functions = LocalFunctions(store: kv, masterKey: key, remotes: remotes, clock: clock, sleeper: SystemSleeper(), settings: functionSettings,
+                                       alertTransport: LiveAlertTransport(), logger: logger)
         let scheduler = LocalScheduler(functions: functions, clock: clock, sleeper: SystemSleeper(),
                                        purgeInterval: TimeInterval(settings.purgeInterval.components.seconds), logger: logger)
         let server = HTTPMode(function: "mlc-run", handler: functions.router, settings: settings, logger: logger, ready: {

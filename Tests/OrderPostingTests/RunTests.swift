@@ -396,3 +396,28 @@ final class BlockingConsumer: FunctionHandler {
 
     func handle(request: HTTPRequestEnvelope, context: InvocationContext) async -> Outcome { .reject(400, "events only") }
 }
+
+/// `mlc run` takes F&O's business events on the same listener and hands them to backfill-poll's
+/// completion in-process: an invoiced order is completed without any schedule firing.
+@Suite struct RunCompletionTests {
+    @Test func anInvoiceEventPostedToTheOneListenerCompletesTheOrder() async throws {
+        try await PostingHarness.run { h in
+            var settings = LocalFunctions.Settings()
+            settings.poster.entityLeaseWait = 0.01
+            let local = LocalFunctions(store: h.store, masterKey: h.key, remotes: h.remotes, clock: h.clock, sleeper: h.sleeper, settings: settings,
+                                       connectionFreshness: 0, logger: h.logger)
+            try await RunTests.listener(local.router).withRunningServer { port in
+                let id = try await h.paidOrder()
+                #expect(await h.post(id) == .posted(salesOrderNumber: "WC\(id)"))
+                let code = try await ConnectionRepository(store: h.store).load(h.connection.id, key: h.key).dynamics.businessEventCode.reveal()
+                h.dynamics.setBusinessEventEndpoint("http://127.0.0.1:\(port)/events/dynamics/\(h.connection.id)?code=\(code)", company: "usmf")
+                let invoice = try await h.dynamics.markInvoiced(company: "usmf", salesOrderNumber: "WC\(id)")
+                await local.handOff.drain()
+                let order = try await h.shop.send("/orders/\(id)", method: "GET")
+                #expect(order["status"]?.stringValue == "completed")
+                let notes = try await h.shop.send("/orders/\(id)/notes", method: "GET").arrayValue?.compactMap { $0["note"]?.stringValue } ?? []
+                #expect(notes.contains { $0.contains(invoice) })
+            }
+        }
+    }
+}
