@@ -211,7 +211,7 @@ struct InfraManifests {
     }
 
     func cronJob(schedule: String, cron: String, function: String, suspended: Bool, deadline: Int) -> String {
-        let image = image.replacingOccurrences(of: "{function}", with: function)
+        let image = self.image.replacingOccurrences(of: "{function}", with: function)
         let note = suspended ? "\n# Suspended: the connection's catalog is off (catalog.enabled false). Re-render after switching it on." : ""
         return """
         \(header("The \(schedule) schedule (CronJob → \(function), once mode)"))\(note)
