@@ -124,6 +124,38 @@ import Testing
         #expect(badNamespace.stderr.contains("--namespace 'Prod_NS' is not a Kubernetes namespace name"), "\(badNamespace.stderr)")
     }
 
+    /// The events the rendered CronJobs mount are ones the functions take: each runs once mode
+    /// against the sandboxes with the event file as the CronJob would pass it, and is done.
+    @Test func theRenderedCronJobEventsDriveTheFunctions() async throws {
+        let mlc = try PackagePaths.executable("mlc")
+        let directory = TemporaryDirectory.make("mlc-infra-run")
+        let file = directory.appendingPathComponent("sandbox.json").path
+        let sandbox = try ProcessRunner.start(mlc, ["sandbox", "--write-connection", file, "--connection-id", "sbx"])
+        defer { sandbox.signal(SIGTERM) }
+        #expect(await sandbox.waitForOutput(timeout: 60) { $0.contains("Serving until Ctrl-C") }, "sandbox did not start: \(sandbox.stderrSoFar)")
+        // Switch the catalog on, as an operator would before scheduling it.
+        var connection = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file))) as? [String: Any])
+        connection["catalog"] = ["enabled": true]
+        try JSONSerialization.data(withJSONObject: connection).write(to: URL(fileURLWithPath: file))
+        let environment = ["MLC_MASTER_KEY": MasterKeyText.random(), "MLC_STORE_URL": "sqlite:\(directory.appendingPathComponent("state.sqlite").path)"]
+        let add = try await ProcessRunner.run(mlc, ["connection", "add", "--file", file], environment: environment)
+        #expect(add.status == 0, "\(add.stderr)")
+        let out = directory.appendingPathComponent("out")
+        let render = try await ProcessRunner.run(mlc, ["infra", "render", "--connection", "sbx", "--out", out.path, "--target", "cronjob"], environment: environment)
+        #expect(render.status == 0, "\(render.stderr)")
+        let configMap = try String(contentsOf: out.appendingPathComponent("cronjob/configmap-events-sbx.yaml"), encoding: .utf8)
+        for (key, function, result) in [("backfill.json", "backfill-poll", "\"status\":\"polled\""), ("catalog.json", "catalog-push", "\"status\":\"pushed\"")] {
+            let line = try #require(configMap.split(separator: "\n").first { $0.hasPrefix("  \(key): '") })
+            let eventFile = directory.appendingPathComponent(key)
+            try Data(line.dropFirst("  \(key): '".count).dropLast().utf8).write(to: eventFile)
+            let job = try String(contentsOf: out.appendingPathComponent("cronjob/cronjob-\(key.prefix { $0 != "." })-sbx.yaml"), encoding: .utf8)
+            #expect(job.contains("/etc/mlc-event/\(key)"), "the CronJob does not mount \(key)")
+            let run = try await ProcessRunner.run(try PackagePaths.executable(function), ["--event-file", eventFile.path], environment: environment.merging(["MLC_MODE": "once"]) { $1 }, timeout: 120)
+            #expect(run.status == 0, "\(function): \(run.stdout)\(run.stderr)")
+            #expect(run.stdout.contains(result) && run.stdout.contains("\"connection\":\"sbx\""), "\(function): \(run.stdout)")
+        }
+    }
+
     @Test("infra/postgres/schema.sql is exactly what the migrations render")
     func schemaFileMatchesTheMigrations() async throws {
         let mlc = try PackagePaths.executable("mlc")
@@ -159,7 +191,7 @@ import Testing
         #expect(add.status == 0, "\(add.stderr)")
         let list = try await ProcessRunner.run(mlc, ["connection", "list"], environment: environment)
         #expect(list.stdout.contains("pg\thttps://shop.render.example"), "\(list.stdout)\(list.stderr)")
-        let versions = try await ProcessRunner.run(psql, ["--no-psqlrc", "-tA", "-c", "SELECT string_agg(version::text, ',') FROM \"\(schema)\".mlc_schema_migrations", base])
+        let versions = try await ProcessRunner.run(psql, ["--no-psqlrc", "-tA", "-c", "SELECT string_agg(version::text, ',' ORDER BY version) FROM \"\(schema)\".mlc_schema_migrations", base])
         // Every version the script knows was recorded (the header says up to which).
         let newest = try #require(script.firstMatch(of: /up to version (\d+)/).flatMap { Int($0.1) })
         #expect(versions.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == (1...newest).map(String.init).joined(separator: ","), "\(versions.stdout)\(versions.stderr)")
