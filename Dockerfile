@@ -24,10 +24,11 @@ COPY . .
 # built in); infra/image/runtime-libraries.txt lists what they do link.
 RUN swift build -c release --static-swift-stdlib \
  && bin="$(swift build -c release --static-swift-stdlib --show-bin-path)" \
- && mkdir -p /staging \
- && cp "$bin/mlc" "$bin/webhook-receiver" "$bin/order-poster" "$bin/catalog-push" "$bin/backfill-poll" /staging/ \
- && find "$bin" -maxdepth 1 -name '*.resources' -exec cp -R {} /staging/ \; \
- && cp /usr/libexec/swift/linux/swift-backtrace-static /staging/
+ && mkdir -p /staging/bin /staging/share \
+ && cp "$bin/mlc" "$bin/webhook-receiver" "$bin/order-poster" "$bin/catalog-push" "$bin/backfill-poll" /staging/bin/ \
+ && strip --strip-debug /staging/bin/* \
+ && find "$bin" -maxdepth 1 -name '*.resources' -exec cp -R {} /staging/share/ \; \
+ && cp /usr/libexec/swift/linux/swift-backtrace-static /staging/share/
 
 # ---- runtime: Ubuntu 24.04 (the build's glibc) + CA certificates, time zones, listed libraries ----
 FROM ubuntu:noble AS runtime
@@ -40,13 +41,16 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* /tmp/runtime-libraries.txt \
  && groupadd --system --gid 10001 mlc \
  && useradd --system --uid 10001 --gid 10001 --home-dir /app --no-create-home --shell /usr/sbin/nologin mlc
-# Owned by root, readable and executable by any user (Lambda and OpenShift run an arbitrary UID).
-COPY --from=build --chown=0:0 --chmod=0755 /staging/ /app/
 ARG FUNCTION=webhook-receiver
 RUN case "${FUNCTION}" in \
-      webhook-receiver|order-poster|catalog-push|backfill-poll) ln -s "/app/${FUNCTION}" /app/handler ;; \
+      webhook-receiver|order-poster|catalog-push|backfill-poll) install -d -m 0755 /app && ln -s "/app/${FUNCTION}" /app/handler ;; \
       *) echo "FUNCTION=${FUNCTION}: use webhook-receiver, order-poster, catalog-push or backfill-poll" >&2; exit 1 ;; \
     esac
+# Only this function and mlc (each ~120 MB with symbols kept for crash backtraces, debug info
+# stripped), the SwiftPM resource bundles mlc's sandbox and demo read, and the backtracer.
+# Owned by root, readable and executable by any user (Lambda and OpenShift run an arbitrary UID).
+COPY --from=build --chown=0:0 --chmod=0755 /staging/bin/mlc /staging/bin/${FUNCTION} /app/
+COPY --from=build --chown=0:0 --chmod=0755 /staging/share/ /app/
 ENV PATH=/app:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     MLC_FUNCTION=${FUNCTION} \
     SWIFT_BACKTRACE=enable=yes,sanitize=yes,threads=all,images=all,interactive=no,swift-backtrace=/app/swift-backtrace-static
