@@ -19,6 +19,53 @@ public enum PostgresMigrations {
             """),
     ]
 
+    /// The schema as one plain SQL script that does what `apply` does — the same advisory lock,
+    /// the same refusal of a schema newer than this build, each migration not yet recorded run
+    /// statement by statement and recorded — for DBAs who migrate by hand before the functions
+    /// start. `infra/postgres/schema.sql` is exactly `script(schema: "public")` (`mlc infra
+    /// schema` prints it; a test and `scripts/check-infra` compare the two).
+    public static func script(schema: String = "public") -> String {
+        let qualified = "\"\(schema)\""
+        let newest = all.last?.version ?? 0
+        var sql = """
+            -- ml-connector state store schema for PostgreSQL ≥ 13, schema \(qualified), up to version \(newest).
+            -- Generated from Sources/ConnectorStorePostgres/Migrations.swift by `mlc infra schema`; do not edit.
+            -- The functions apply the same migrations themselves at start-up; running this first (psql -f,
+            -- as a role that may create the schema) is optional and safe to repeat.
+            BEGIN;
+            SELECT pg_advisory_xact_lock(\(advisoryLock));
+            CREATE SCHEMA IF NOT EXISTS \(qualified);
+            CREATE TABLE IF NOT EXISTS \(qualified).mlc_schema_migrations (
+                version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());
+            DO $check$
+            BEGIN
+                IF (SELECT max(version) FROM \(qualified).mlc_schema_migrations) > \(newest) THEN
+                    RAISE EXCEPTION 'the PostgreSQL schema \(schema) is newer than version \(newest): run a newer ml-connector against it';
+                END IF;
+            END
+            $check$;
+
+            """
+        for migration in all {
+            sql += "DO $migrate$\nBEGIN\n"
+            sql += "    IF NOT EXISTS (SELECT 1 FROM \(qualified).mlc_schema_migrations WHERE version = \(migration.version)) THEN\n"
+            for statement in statements(migration.sql, schema: schema) {
+                let body = statement.split(separator: "\n", omittingEmptySubsequences: false)
+                    .map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: "\n            ")
+                sql += "        EXECUTE $sql$\(body)$sql$;\n"
+            }
+            sql += "        INSERT INTO \(qualified).mlc_schema_migrations (version) VALUES (\(migration.version));\n"
+            sql += "    END IF;\nEND\n$migrate$;\n"
+        }
+        return sql + "COMMIT;\n"
+    }
+
+    /// One migration's statements for `schema`, exactly as `apply` runs them.
+    static func statements(_ sql: String, schema: String) -> [String] {
+        sql.replacingOccurrences(of: "SCHEMA.", with: "\"\(schema)\".").split(separator: ";")
+            .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
+    }
+
     /// Any fixed number: every instance takes the same advisory lock while it migrates.
     static let advisoryLock: Int64 = 0x6D6C_635F_6B76
 
@@ -38,8 +85,8 @@ public enum PostgresMigrations {
                 throw ConnectorError.storeUnavailable("the PostgreSQL schema \(schema) is at version \(newest), newer than this build understands", fix: "run a newer ml-connector against it")
             }
             for migration in all where !applied.contains(migration.version) {
-                for statement in migration.sql.replacingOccurrences(of: "SCHEMA.", with: "\"\(schema)\".").split(separator: ";") where !statement.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-                    try await connection.query(PostgresQuery(unsafeSQL: String(statement)), logger: logger)
+                for statement in statements(migration.sql, schema: schema) {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }
                 try await connection.query("INSERT INTO \(unescaped: "\"\(schema)\"").mlc_schema_migrations (version) VALUES (\(migration.version))", logger: logger)
             }
