@@ -31,9 +31,10 @@ public struct WebhookReceiverFunction: FunctionHandler {
         return .reject(404, "no such endpoint; WooCommerce deliveries go to POST /webhooks/woocommerce/{connection}, F&O business events to POST /events/dynamics/{connection}?code=…")
     }
 
+    /// CloudEvents reach the receiver only as dead letters of the connector's own hand-offs.
     public func handle(event: CloudEvent, context: InvocationContext) async -> Outcome {
-        context.logger.notice("event.unhandled", metadata: ["event.type": "\(WebhookIntake.bounded(event.type))"])
-        return .reject(400, "webhook-receiver takes HTTP deliveries, not \(WebhookIntake.bounded(event.type)) events")
+        await DeadLetterIntake(store: intake.store, clock: intake.clock, retention: intake.settings.retention, alertWindow: intake.settings.alertWindow)
+            .receive(event, logger: context.logger)
     }
 }
 

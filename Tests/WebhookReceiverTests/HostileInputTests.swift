@@ -31,6 +31,8 @@ struct HostileInputTests {
         case unusable
         /// A genuine delivery: its record and pending work (hostile text inside stays text).
         case handedOff
+        /// An alert only (a dead letter naming work nobody tried: nothing is parked).
+        case alert
     }
 
     struct Case: Sendable, CustomStringConvertible {
@@ -144,8 +146,12 @@ struct HostileInputTests {
             Case(name: "structured CloudEvent without id", path: "/", headers: [("Content-Type", "application/cloudevents+json")],
                  body: json("{\"specversion\":\"1.0\",\"source\":\"/x\",\"type\":\"com.mlconnector.order.changed\"}"), status: 400, trace: .nothing),
             Case(name: "structured CloudEvent that is not JSON", path: "/", headers: [("Content-Type", "application/cloudevents+json")], body: json("{{{"), status: 400, trace: .nothing),
-            Case(name: "a well-formed CloudEvent the receiver does not take", path: "/", headers: [("ce-specversion", "1.0"), ("ce-id", "1"), ("ce-source", "/x"), ("ce-type", "com.mlconnector.order.changed")],
+            Case(name: "a CloudEvent of another system", path: "/", headers: [("ce-specversion", "1.0"), ("ce-id", "1"), ("ce-source", "/x"), ("ce-type", "com.example.order.changed")],
                  body: json("{\"connection\":\"shop\",\"orderId\":1}"), status: 400, trace: .nothing),
+            Case(name: "a forged dead letter for an order nobody tried", path: "/", headers: [("ce-specversion", "1.0"), ("ce-id", "1"), ("ce-source", "/x"), ("ce-type", "com.mlconnector.order.changed"), ("ce-knativeerrorcode", "500")],
+                 body: json("{\"connection\":\"shop\",\"orderId\":1}"), status: 200, trace: .alert),
+            Case(name: "a dead letter naming a connection with SQL", path: "/", headers: [("ce-specversion", "1.0"), ("ce-id", "2"), ("ce-source", "/x"), ("ce-type", "com.mlconnector.order.changed")],
+                 body: json("{\"connection\":\"shop' OR '1'='1\",\"orderId\":1}"), status: 200, trace: .nothing),
             // Malformed HTTP on a raw socket.
             Case(name: "body shorter than its Content-Length, then closed", raw: json("POST /webhooks/woocommerce/shop HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\nX-WC-Webhook-Signature: x\r\n\r\n{\"id\":1"), status: nil, trace: .nothing),
             Case(name: "garbage request line", raw: json("\u{1}\u{2}GARBAGE\r\n\r\n"), status: nil, trace: .nothing),
@@ -179,6 +185,7 @@ struct HostileInputTests {
                 case .audit: allowed = ["audit/", "sigfail/", "alert/", "outbox/"]
                 case .unusable: allowed = ["delivery/", "alert/", "outbox/"]
                 case .handedOff: allowed = ["delivery/", "pending/"]
+                case .alert: allowed = ["alert/", "outbox/"]
                 }
                 let stray = added.filter { key in !allowed.contains { key.hasPrefix($0) } }
                 #expect(stray.isEmpty, "\(hostile.name) wrote \(stray.sorted())")
@@ -190,6 +197,7 @@ struct HostileInputTests {
                 case .unusable: #expect(try await h.deliveries.contains { $0.state == .unusable && added.contains(Keyspace.delivery("shop", topic: $0.topic, resourceID: $0.resourceID, bodySHA256: $0.bodySHA256)) }, "\(hostile.name): no unusable record")
                 case .handedOff: #expect(added.contains { $0.hasPrefix("pending/") }, "\(hostile.name): not handed on")
                 case .nothing: #expect(added.isEmpty)
+                case .alert: #expect(added.contains { $0.hasPrefix("alert/") }, "\(hostile.name): no alert")
                 }
                 // Still serving after every case.
                 #expect(try await Self.send(port: port, Case(name: "live", method: "GET", path: "/health/live", trace: .nothing)) == 200, "down after \(hostile.name)")
