@@ -249,3 +249,12 @@ public enum StoreFactoryForTests {
         return MemoryStore(clock: clock)
     }
 }
+
+extension StoreBackend {
+    /// The URL with a small connection pool: tests that start several processes on one
+    /// PostgreSQL keep within its connection limit (SQLite URLs are returned as they are).
+    public static func smallPool(_ url: String, size: Int = 2) -> String {
+        guard url.hasPrefix("postgres") else { return url }
+        return url + (url.contains("?") ? "&" : "?") + "pool=\(size)"
+    }
+}

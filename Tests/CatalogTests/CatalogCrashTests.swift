@@ -9,10 +9,10 @@ import Testing
 /// Issue 9 item 2 for the catalog: the catalog-push binary killed (SIGKILL) right after a
 /// WooCommerce batch was written and before what it created was recorded, with other batches
 /// in flight; the next run adopts what exists by SKU — every SKU exactly once in WooCommerce.
-@Suite struct CatalogCrashTests {
+@Suite(.serialized) struct CatalogCrashTests {
     @Test(arguments: StoreBackend.shared)
     func killedMidPushThenRerunLeavesEverySKUOnce(backend: StoreBackend) async throws {
-        let url = try backend.freshURL()
+        let url = StoreBackend.smallPool(try backend.freshURL())
         let store = try await StoreFactoryForTests.open(url)
         let key = MasterKey.generate()
         try await CatalogHarness.run(store: store, key: key) { h in

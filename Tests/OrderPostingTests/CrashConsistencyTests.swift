@@ -11,7 +11,7 @@ import Testing
 /// unwinding, nothing flushed), restarted, and the order re-delivered — F&O ends with exactly
 /// one sales order with all its lines and one payment line, for every crash point, on every
 /// store another process can share (SQLite, and PostgreSQL when scripts/test started one).
-@Suite struct CrashConsistencyTests {
+@Suite(.serialized) struct CrashConsistencyTests {
     struct Case: Sendable, CustomStringConvertible {
         var point: String
         var supplySalesOrderNumber: Bool
@@ -29,7 +29,7 @@ import Testing
 
     @Test(arguments: backends, cases)
     func killedAtEveryStepThenRestartedPostsExactlyOnce(backend: StoreBackend, crash: Case) async throws {
-        let url = try backend.freshURL()
+        let url = StoreBackend.smallPool(try backend.freshURL())
         let store = try await StoreFactoryForTests.open(url)
         var options = PostingHarness.Options()
         options.supplySalesOrderNumber = crash.supplySalesOrderNumber
@@ -71,10 +71,10 @@ import Testing
 
 /// The backfill poll killed after its hand-offs and before its cursor write: the next poll
 /// re-reads the window, hands nothing on twice, and every order is posted once.
-@Suite struct PollCrashTests {
+@Suite(.serialized) struct PollCrashTests {
     @Test(arguments: StoreBackend.shared)
     func killedBeforeTheCursorWriteThenPolledAgain(backend: StoreBackend) async throws {
-        let url = try backend.freshURL()
+        let url = StoreBackend.smallPool(try backend.freshURL())
         let store = try await StoreFactoryForTests.open(url)
         try await PostingHarness.run(store: store) { h in
             var ids: [Int] = []

@@ -112,9 +112,11 @@ struct WebhookIntakeTests {
             #expect(outcome.status == 401)
             #expect(outcome.kind == .reject)
         }
+        // An audit line each; the signature failures of that webhook are counted, and the third
+        // raises "wrong secret on webhook N" (SPEC §9) — nothing else is stored.
         let stored = try await h.everythingButConnections
-        #expect(stored.count == 3)
-        #expect(stored.allSatisfy { $0.hasPrefix("audit/shop/") })
+        #expect(stored.filter { $0.hasPrefix("audit/shop/") }.count == 3)
+        #expect(stored.allSatisfy { ["audit/shop/", "sigfail/shop/", "alert/shop/", "outbox/shop/"].contains(where: $0.hasPrefix) }, "\(stored)")
     }
 
     @Test("another connection's secret, a missing or malformed signature: 401, nothing stored but an audit line")
@@ -126,9 +128,10 @@ struct WebhookIntakeTests {
         #expect(await h.deliver(delivery, headers: ["X-WC-Webhook-Signature": resigned]).status == 401)
         #expect(await h.deliver(delivery, headers: ["X-WC-Webhook-Signature": nil]).status == 401)
         #expect(await h.deliver(delivery, headers: ["X-WC-Webhook-Signature": "not base64 at all"]).status == 401)
+        // An audit line each, and the per-webhook signature-failure counters (SPEC §9).
         let stored = try await h.everythingButConnections
-        #expect(stored.count == 4)
-        #expect(stored.allSatisfy { $0.hasPrefix("audit/") })
+        #expect(stored.filter { $0.hasPrefix("audit/") }.count == 4)
+        #expect(stored.allSatisfy { ["audit/", "sigfail/", "alert/", "outbox/"].contains(where: $0.hasPrefix) }, "\(stored)")
     }
 
     @Test func unknownConnectionIs404() async throws {
