@@ -40,8 +40,9 @@ struct CrossProcessTests {
             let winners = results.filter { $0.first { $0.round == round }?.won == true }.count
             #expect(winners == 1, "round \(round) had \(winners) winners")
         }
-        // The processes really raced: no single one took every round.
-        #expect(results.allSatisfy { process in process.contains { !$0.won } }, "one process won every round: \(results.map { $0.filter(\.won).count })")
+        // The processes really raced: more than one of them won rounds. (Not "each lost one":
+        // on a loaded machine one process can start late and lose every round it races.)
+        #expect(results.filter { $0.contains(where: \.won) }.count >= 2, "one process won every round: \(results.map { $0.filter(\.won).count })")
     }
 
     @Test("a lease held by one process is taken by another only after it expires", arguments: StoreBackend.shared)
