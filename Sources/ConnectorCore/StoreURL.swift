@@ -46,3 +46,14 @@ public enum StoreURL {
         return x == y
     }
 }
+
+/// A store URL fit for a log line or a terminal: the password of a `postgres://user:pw@host/…`
+/// URL replaced by `***`.
+public enum StoreURLText {
+    public static func redacted(_ url: String) -> String {
+        guard let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].firstIndex(of: "@") else { return url }
+        let userInfo = url[scheme.upperBound..<at]
+        guard let colon = userInfo.firstIndex(of: ":") else { return url }
+        return String(url[..<url.index(after: colon)]) + "***" + String(url[at...])
+    }
+}

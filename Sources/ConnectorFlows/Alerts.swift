@@ -23,6 +23,9 @@ public struct AlertCenter: Sendable {
     let store: any KeyValueStore
     let clock: any WallClock
 
+    /// An alert record is forgotten this long after its last occurrence.
+    public static let recordTTL: Duration = .seconds(30 * 86_400)
+
     public init(store: any KeyValueStore, clock: any WallClock) {
         self.store = store
         self.clock = clock
@@ -42,16 +45,16 @@ public struct AlertCenter: Sendable {
                     next.total += 1
                     next.lastAt = now
                     next.detail = detail
-                    if case .swapped = try await store.compareAndSwapJSON(key, expectedVersion: version, next) { return false }
+                    if case .swapped = try await store.compareAndSwapJSON(key, expectedVersion: version, next, ttl: Self.recordTTL) { return false }
                     continue
                 }
                 // A new window: the first occurrence is announced.
                 let record = AlertRecord(connection: connection, reason: reason, detail: detail, windowStart: now, lastAt: now, count: 1, total: (previous?.value.total ?? 0) + 1)
                 let wrote: Bool
                 if let previous {
-                    wrote = try await store.compareAndSwapJSON(key, expectedVersion: previous.version, record).swapped
+                    wrote = try await store.compareAndSwapJSON(key, expectedVersion: previous.version, record, ttl: Self.recordTTL).swapped
                 } else {
-                    wrote = try await store.insertJSONIfAbsent(key, record).inserted
+                    wrote = try await store.insertJSONIfAbsent(key, record, ttl: Self.recordTTL).inserted
                 }
                 if wrote {
                     logger.error("alert", metadata: ["alert": .stringConvertible(true), "connection": "\(connection)", "alert.reason": "\(reason)", "alert.detail": "\(detail)"])

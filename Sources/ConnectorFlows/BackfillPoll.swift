@@ -265,8 +265,12 @@ public struct BackfillPoll: Sendable {
             // Work already pending (a webhook, an earlier poll) stays as it is: its consumer
             // re-reads the order anyway.
             let inserted = try await store.insertIfAbsent(Keyspace.pending(connection, kind: "order", resourceID: String(order.id)), work.encoded(), ttl: settings.retention).inserted
+            // Work already pending may be an order-poster run that read an earlier state and is
+            // about to clear it: this state counts as handled only once the poll itself handed
+            // it on (else the next poll looks again).
+            guard inserted else { return false }
             _ = try await store.setJSON(seenKey, Seen(hash: hash, handedAt: now), ttl: settings.seenTTL)
-            if inserted, let wakeUp {
+            if let wakeUp {
                 wakeUp.send(Self.wakeUpEvent(connection: connection, orderID: order.id, id: "\(connection)-order-\(order.id)-\(hash.prefix(16))"), logger: logger)
             }
             return true

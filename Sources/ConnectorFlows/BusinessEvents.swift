@@ -94,7 +94,7 @@ public struct BusinessEventEnvelope: Sendable, Equatable {
             let company = (raw.BusinessEventLegalEntity ?? raw.LegalEntity).map { Formatting.bounded($0.lowercased(), limit: 8) }
             return BusinessEventEnvelope(
                 businessEventID: type, eventID: id, legalEntity: company?.isEmpty == true ? nil : company, controlNumber: raw.ControlNumber?.value,
-                eventTime: raw.EventTime.flatMap(Self.dotNetDate), salesOrderNumber: raw.SalesOrderId.map { Formatting.bounded($0, limit: 40) }.flatMap { $0.isEmpty ? nil : $0 },
+                eventTime: raw.EventTime.flatMap(Self.dotNetDate), salesOrderNumber: raw.SalesOrderId.map { Formatting.bounded($0, limit: 40) }.flatMap { $0.isEmpty || $0.contains("*") ? nil : $0 },  // `*` is F&O's wildcard: never a key
                 invoiceNumber: raw.InvoiceId.map { Formatting.bounded($0, limit: 40) }.flatMap { $0.isEmpty ? nil : $0 })
         }
     }

@@ -257,10 +257,14 @@ struct SignatureFailures: Sendable {
     let clock: any WallClock
     let alerts: AlertCenter
 
-    /// Counts one failure of `webhookID` (digits only; anything else is not a WooCommerce
-    /// webhook id and counts nowhere) and raises the alert once the threshold is reached.
+    /// Counts one failure of `webhookID` and raises the alert once the threshold is reached.
+    /// Only webhooks the last health check saw delivering to the connection (its own and
+    /// strangers' at the same URL) are counted: the door is public, so an id anyone can invent
+    /// costs no store write and no alert.
     func record(connection: String, webhookID: String, source: String?, window: Duration, logger: Logger) async {
-        guard !webhookID.isEmpty, webhookID.count <= 20, webhookID.allSatisfy(\.isASCII), webhookID.allSatisfy(\.isNumber) else { return }
+        guard !webhookID.isEmpty, webhookID.count <= 20, webhookID.allSatisfy(\.isASCII), webhookID.allSatisfy(\.isNumber), let id = Int(webhookID) else { return }
+        guard let known = try? await store.getJSON(ManagedWebhooks.self, Keyspace.managedWebhooks(connection))?.value,
+              known.webhooks.contains(where: { $0.id == id }) || (known.unmanaged ?? []).contains(id) else { return }
         let key = Keyspace.signatureFailures(connection, webhookID: webhookID)
         let now = clock.now()
         let seconds = Double(window.components.seconds)

@@ -69,7 +69,7 @@ struct RunCommand: AsyncParsableCommand {
         let serving = Task {
             try await server.withRunningServer { bound in
                 started.set()
-                say("mlc run: listening on http://\(settings.host):\(bound) — store \(settings.storeURL)")
+                say("mlc run: listening on http://\(settings.host):\(bound) — store \(StoreURLText.redacted(settings.storeURL))")
                 say("  WooCommerce webhooks → http://\(settings.host):\(bound)/webhooks/woocommerce/{connection}")
                 await scheduler.refresh()
                 for (job, next) in scheduler.nextFireTimes.sorted(by: { $0.key.description < $1.key.description }) {

@@ -226,3 +226,11 @@ struct WakeUpTests {
         #expect(logs.lines.contains { $0.contains("wakeup.failed") })
     }
 }
+
+@Suite struct StoreURLTextTests {
+    @Test func aPasswordNeverReachesTheTerminal() {
+        #expect(StoreURLText.redacted("postgres://mlc:s3cret@db.example.com:5432/app?schema=x") == "postgres://mlc:***@db.example.com:5432/app?schema=x")
+        #expect(StoreURLText.redacted("postgres://mlc@127.0.0.1/postgres") == "postgres://mlc@127.0.0.1/postgres")
+        #expect(StoreURLText.redacted("sqlite:/tmp/a@b.sqlite") == "sqlite:/tmp/a@b.sqlite")
+    }
+}

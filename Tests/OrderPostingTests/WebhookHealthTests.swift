@@ -227,6 +227,9 @@ import WooCommerceEmulator
 
     @Test func repeatedBadSignaturesFromOneWebhookRaiseWrongSecretOnWebhookN() async throws {
         try await PostingHarness.run { h in
+            _ = try await makePoll(h).poll(connectionID: h.connection.id, logger: h.logger)
+            let hooks = try #require(try await managed(h)).webhooks.map(\.id).sorted()
+            let (first, second) = (String(hooks[0]), String(hooks[1]))
             let intake = WebhookIntake(store: h.store, connections: StoredConnections(repository: ConnectionRepository(store: h.store), key: h.key, clock: h.clock, freshness: 0), clock: h.clock)
             let body = Array(#"{"id":1,"status":"processing"}"#.utf8)
             func delivery(webhookID: String, secret: String) -> HTTPRequestEnvelope {
@@ -236,18 +239,22 @@ import WooCommerceEmulator
                     "x-wc-webhook-source": h.connection.woocommerce.baseURL + "/",
                 ], body: body)
             }
-            for _ in 0..<2 { #expect(await intake.receive(connectionID: "acme", request: delivery(webhookID: "42", secret: "old-secret"), logger: h.logger).status == 401) }
+            for _ in 0..<2 { #expect(await intake.receive(connectionID: "acme", request: delivery(webhookID: first, secret: "old-secret"), logger: h.logger).status == 401) }
             // Another webhook's failure counts for that webhook only.
-            #expect(await intake.receive(connectionID: "acme", request: delivery(webhookID: "43", secret: "old-secret"), logger: h.logger).status == 401)
-            #expect(try await alerts(h, "wrong-secret-webhook-42").isEmpty)
-            #expect(await intake.receive(connectionID: "acme", request: delivery(webhookID: "42", secret: "old-secret"), logger: h.logger).status == 401)
-            let raised = try await alerts(h, "wrong-secret-webhook-42")
+            #expect(await intake.receive(connectionID: "acme", request: delivery(webhookID: second, secret: "old-secret"), logger: h.logger).status == 401)
+            #expect(try await alerts(h, "wrong-secret-webhook-\(first)").isEmpty)
+            #expect(await intake.receive(connectionID: "acme", request: delivery(webhookID: first, secret: "old-secret"), logger: h.logger).status == 401)
+            let raised = try await alerts(h, "wrong-secret-webhook-\(first)")
             #expect(raised.count == 1)
-            #expect(raised.first?.detail.hasPrefix("wrong secret on webhook 42: 3 deliveries") == true)
-            #expect(try await alerts(h, "wrong-secret-webhook-43").isEmpty)
+            #expect(raised.first?.detail.hasPrefix("wrong secret on webhook \(first): 3 deliveries") == true)
+            #expect(try await alerts(h, "wrong-secret-webhook-\(second)").isEmpty)
+            // An id no webhook of this store has (anyone can send one) counts nowhere and stores no counter.
+            for _ in 0..<5 { #expect(await intake.receive(connectionID: "acme", request: delivery(webhookID: "987654", secret: "old-secret"), logger: h.logger).status == 401) }
+            #expect(try await alerts(h, "wrong-secret-webhook-987654").isEmpty)
+            #expect(try await h.store.get(Keyspace.signatureFailures("acme", webhookID: "987654")) == nil)
             // A header that is no webhook id counts nowhere; the right secret still verifies.
             #expect(await intake.receive(connectionID: "acme", request: delivery(webhookID: "../x", secret: "old-secret"), logger: h.logger).status == 401)
-            #expect(await intake.receive(connectionID: "acme", request: delivery(webhookID: "42", secret: "s3cretForTests"), logger: h.logger).status == 200)
+            #expect(await intake.receive(connectionID: "acme", request: delivery(webhookID: first, secret: "s3cretForTests"), logger: h.logger).status == 200)
         }
     }
 }

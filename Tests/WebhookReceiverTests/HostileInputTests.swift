@@ -150,6 +150,8 @@ struct HostileInputTests {
                  body: json("{\"connection\":\"shop\",\"orderId\":1}"), status: 400, trace: .nothing),
             Case(name: "a forged dead letter for an order nobody tried", path: "/", headers: [("ce-specversion", "1.0"), ("ce-id", "1"), ("ce-source", "/x"), ("ce-type", "com.mlconnector.order.changed"), ("ce-knativeerrorcode", "500")],
                  body: json("{\"connection\":\"shop\",\"orderId\":1}"), status: 200, trace: .alert),
+            Case(name: "a dead letter naming a connection that does not exist", path: "/", headers: [("ce-specversion", "1.0"), ("ce-id", "3"), ("ce-source", "/x"), ("ce-type", "com.mlconnector.order.changed")],
+                 body: json("{\"connection\":\"nobody\",\"orderId\":1}"), status: 200, trace: .nothing),
             Case(name: "a dead letter naming a connection with SQL", path: "/", headers: [("ce-specversion", "1.0"), ("ce-id", "2"), ("ce-source", "/x"), ("ce-type", "com.mlconnector.order.changed")],
                  body: json("{\"connection\":\"shop' OR '1'='1\",\"orderId\":1}"), status: 200, trace: .nothing),
             // Malformed HTTP on a raw socket.
