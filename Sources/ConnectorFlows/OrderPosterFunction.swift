@@ -4,10 +4,12 @@ import Foundation
 import Logging
 
 /// The `order-poster` function: `com.mlconnector.order.changed` posts one order,
-/// `com.mlconnector.orders.drain` posts all pending orders of one connection (or of all).
+/// `com.mlconnector.orders.drain` (or a PingSource's `dev.knative.sources.ping`) posts all
+/// pending orders and customer updates of one connection (or of all).
 public struct OrderPosterFunction: FunctionHandler {
     public static let orderChanged = "com.mlconnector.order.changed"
     public static let ordersDrain = "com.mlconnector.orders.drain"
+    public static let ping = "dev.knative.sources.ping"
 
     public let poster: OrderPoster
     /// `customer.updated` work handed on by the receiver; taken by the drain.
@@ -38,11 +40,13 @@ public struct OrderPosterFunction: FunctionHandler {
             }
             let result = await poster.post(connectionID: data.connection, orderID: data.orderId, logger: context.logger)
             return Self.outcome(result, orderID: data.orderId)
-        case Self.ordersDrain:
+        case Self.ordersDrain, Self.ping:
+            // A PingSource's tick drains too (the safety net that also takes customer work,
+            // which has no wake-up of its own).
             let data = (try? JSONDecoder().decode(DrainData.self, from: Data(event.data ?? []))) ?? DrainData(connection: nil)
             return await drain(connection: data.connection, context: context)
         default:
-            return .reject(400, "order-poster takes \(Self.orderChanged) and \(Self.ordersDrain) events, not \(Formatting.bounded(event.type))")
+            return .reject(400, "order-poster takes \(Self.orderChanged), \(Self.ordersDrain) and \(Self.ping) events, not \(Formatting.bounded(event.type))")
         }
     }
 

@@ -49,4 +49,22 @@ import Testing
             #expect(h.salesOrders(reference: "WC\(failing)").count == 1)
         }
     }
+
+    /// The PingSource safety net: a `dev.knative.sources.ping` tick drains order-poster's
+    /// pending work of every connection.
+    @Test func aPingDrainsWhatTheWakeUpsLeft() async throws {
+        try await PostingHarness.run { h in
+            let ids = [try await h.paidOrder(), try await h.paidOrder()]
+            for id in ids {
+                try await h.store.set(Keyspace.pending("acme", kind: "order", resourceID: String(id)),
+                                      PendingWork(connection: "acme", kind: "order", resourceID: String(id), firstSeenAt: h.clock.now(), origin: "test").encoded())
+            }
+            let function = OrderPosterFunction(poster: h.poster, store: h.store)
+            let tick = CloudEvent(id: "ping-1", source: "/apis/v1/namespaces/ml-connector/pingsources/orders-drain", type: "dev.knative.sources.ping", data: Array("{}".utf8))
+            let outcome = await function.handle(event: tick, context: InvocationContext(function: "order-poster", invocationID: "t", logger: h.logger))
+            #expect(outcome.status == 200, "\(String(decoding: outcome.body, as: UTF8.self))")
+            for id in ids { #expect(h.salesOrders(reference: "WC\(id)").count == 1) }
+            #expect(try await h.store.listAll(prefix: Keyspace.pending("acme")).isEmpty)
+        }
+    }
 }
