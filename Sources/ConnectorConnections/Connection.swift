@@ -72,7 +72,12 @@ public struct Connection: Sendable, Equatable, Codable {
         ("woocommerce.webhookSecret", \.woocommerce.webhookSecret),
         ("dynamics.clientSecret", \.dynamics.clientSecret),
         ("dynamics.businessEventCode", \.dynamics.businessEventCode),
+        ("alerts.webhookURL", \.alerts.webhookURL),
     ] }
+
+    /// Secret fields a connection may leave empty (and that records sealed before the field
+    /// existed do not have).
+    public static let optionalSecretFields: Set<String> = ["alerts.webhookURL"]
 }
 
 /// Decodes an object whose every key is optional from `{}`, so defaults live in one place.
@@ -409,8 +414,9 @@ public struct ScheduleSettings: Sendable, Equatable, Codable {
 }
 
 public struct AlertSettings: Sendable, Equatable, Codable {
-    /// Slack/Teams-compatible incoming webhook. Default nil: alerts go to the log and metrics only.
-    public var webhookURL: String?
+    /// Slack/Teams-compatible incoming webhook — a bearer credential in itself, so sealed like
+    /// the other secrets. Default empty: alerts go to the log, the store and metrics only.
+    public var webhookURL: SecretValue
     /// One alert per connection and reason per window. Default 60.
     public var windowMinutes: Int
 
@@ -418,7 +424,7 @@ public struct AlertSettings: Sendable, Equatable, Codable {
     public init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        webhookURL = try c.decodeIfPresent(String.self, forKey: .webhookURL)
+        webhookURL = SecretValue(try c.decodeIfPresent(String.self, forKey: .webhookURL) ?? "")
         windowMinutes = try c.decode(.windowMinutes, default: 60)
     }
     static func defaults() throws -> Self { try decodedDefaults(Self.self) }

@@ -167,7 +167,7 @@ public enum ConnectionFile {
                 throw fail("schedules.\(name)", "is not a valid five-field cron expression (UTC): \(error.message)", fix: error.fix)
             }
         }
-        if let url = c.alerts.webhookURL, URLComponents(string: url)?.scheme?.hasPrefix("http") != true {
+        if !c.alerts.webhookURL.isEmpty, URLComponents(string: c.alerts.webhookURL.reveal())?.scheme?.hasPrefix("http") != true {
             throw fail("alerts.webhookURL", "must be an http(s) URL")
         }
         guard c.alerts.windowMinutes >= 1 else { throw fail("alerts.windowMinutes", "must be at least 1") }

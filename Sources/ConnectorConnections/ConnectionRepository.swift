@@ -199,6 +199,10 @@ public struct ConnectionRepository: Sendable {
         var connection = record.connection
         for field in Connection.secretFields {
             guard let sealed = record.sealed[field.name] else {
+                if Connection.optionalSecretFields.contains(field.name) {
+                    connection[keyPath: field.keyPath] = SecretValue("")
+                    continue
+                }
                 throw ConnectorError.sealing("connection \(connection.id) has no sealed \(field.name)", fix: "set it with: mlc connection set-secret \(connection.id) \(field.name)")
             }
             connection[keyPath: field.keyPath] = try sealed.open(connection: connection.id, field: field.name, key: key)

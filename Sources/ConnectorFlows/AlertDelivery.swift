@@ -56,7 +56,8 @@ public struct AlertDelivery: Sendable {
             return report
         }
         for item in items {
-            if let url = connection.alerts.webhookURL, let alert = try? StoreJSON.decoder.decode(AlertRecord.self, from: Data(item.value)) {
+            let url = connection.alerts.webhookURL.reveal()
+            if !url.isEmpty, let alert = try? StoreJSON.decoder.decode(AlertRecord.self, from: Data(item.value)) {
                 do {
                     let status = try await transport.post(url: url, json: Self.message(alert))
                     guard (200..<300).contains(status) else {

@@ -37,7 +37,7 @@ struct ConnectionFileTests {
         #expect(c.catalog.publishNew == false)
         #expect(c.catalog.safetyValveShare == 0.02)
         #expect(c.schedules.backfill == "*/5 * * * *")
-        #expect(c.alerts.webhookURL == nil)
+        #expect(c.alerts.webhookURL.isEmpty)
     }
 
     @Test func theDocumentedLocalTestConnectionParses() throws {

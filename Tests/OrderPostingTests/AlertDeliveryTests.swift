@@ -36,8 +36,12 @@ final class ChatWebhook: FunctionHandler {
             settings.port = 0
             try await HTTPMode(function: "chat", handler: chat, settings: settings, logger: h.logger).withRunningServer { port in
                 var connection = h.connection
-                connection.alerts.webhookURL = "http://127.0.0.1:\(port)/hooks/alerts"
+                connection.alerts.webhookURL = SecretValue("http://127.0.0.1:\(port)/hooks/alerts")
                 try await ConnectionRepository(store: h.store).update(connection, key: h.key)
+                // The chat URL is a credential: sealed in the store, masked when shown.
+                let raw = String(decoding: try await h.store.get(Keyspace.connection("acme"))?.value ?? [], as: UTF8.self)
+                #expect(!raw.isEmpty && !raw.contains("/hooks/alerts"))
+                #expect(try await ConnectionRepository(store: h.store).loadMasked("acme").connection.alerts.webhookURL.reveal().hasPrefix("••••••"))
                 let connections = StoredConnections(repository: ConnectionRepository(store: h.store), key: h.key, clock: h.clock, freshness: 0)
                 var pollSettings = BackfillPoll.Settings()
                 pollSettings.manageWebhooks = false
