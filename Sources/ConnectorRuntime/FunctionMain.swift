@@ -77,7 +77,9 @@ public enum FunctionMain {
             return configurationErrorExit
         }
         let endpoint = metrics.map {
-            MetricsEndpoint(process: $0, store: store, gauges: gauges, clock: SystemWallClock(), timeout: scrapeTimeout, logger: logger)
+            var endpoint = MetricsEndpoint(process: $0, store: store, gauges: gauges, clock: SystemWallClock(), timeout: scrapeTimeout, logger: logger)
+            endpoint.bearerToken = environment["MLC_METRICS_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+            return endpoint
         }
         let code = await withMetricsFactory(factory) {
             await serve(mode: mode, name: name, handler: handler, settings: settings, arguments: arguments, environment: environment, logger: logger, store: store,

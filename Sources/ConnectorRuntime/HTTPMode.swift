@@ -65,7 +65,15 @@ public struct HTTPMode: Sendable {
             case "/health/ready":
                 return await ready() ? Self.json(200, "{\"status\":\"ready\"}") : Self.json(503, "{\"status\":\"not ready\"}")
             case "/metrics":
-                if let metrics { return await Self.metricsResponse(metrics) }
+                if let metrics {
+                    if let token = metrics.bearerToken {
+                        let presented = request.headers[.authorization] ?? ""
+                        guard Digests.constantTimeEquals(Array(presented.utf8), Array("Bearer \(token)".utf8)) else {
+                            return Self.json(401, "{\"error\":\"/metrics needs Authorization: Bearer <MLC_METRICS_TOKEN>\"}")
+                        }
+                    }
+                    return await Self.metricsResponse(metrics)
+                }
             default: break
             }
         }

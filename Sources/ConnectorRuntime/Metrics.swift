@@ -65,6 +65,9 @@ public struct MetricsEndpoint: Sendable {
     public var timeout: Double
     public var sleeper: any Sleeper
     public var logger: Logger
+    /// When set (`MLC_METRICS_TOKEN`), a scrape must send `Authorization: Bearer <token>`: the
+    /// receiver's port is public, and the gauges name connections, orders and webhooks.
+    public var bearerToken: String?
     let reads = SharedRead()
 
     public static let contentType = "text/plain; version=0.0.4; charset=utf-8"

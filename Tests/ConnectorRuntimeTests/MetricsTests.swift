@@ -92,6 +92,23 @@ struct MetricsTests {
         }
     }
 
+    @Test("with MLC_METRICS_TOKEN set, a scrape without the bearer token gets 401 and no figure")
+    func aTokenGuardsThePublicReceiversMetrics() async throws {
+        var endpoint = MetricsEndpoint(process: ProcessMetrics(), store: MemoryStore(), gauges: Self.storeGauges)
+        endpoint.bearerToken = "scrape-token-1"
+        var settings = try RuntimeSettings(environment: ["MLC_HOST": "127.0.0.1", "PORT": "0"])
+        settings.port = 0
+        let (logger, _) = TestLogging.logger()
+        try await HTTPMode(function: "probe", handler: Handler(), settings: settings, logger: logger, metrics: endpoint).withRunningServer { port in
+            let url = "http://127.0.0.1:\(port)/metrics"
+            let anonymous = try await Self.get(url)
+            #expect(anonymous.status == 401 && !anonymous.text.contains("mlc_"))
+            #expect(try await Self.get(url, headers: [("Authorization", "Bearer wrong")]).status == 401)
+            let scrape = try await Self.get(url, headers: [("Authorization", "Bearer scrape-token-1")])
+            #expect(scrape.status == 200 && scrape.text.contains("mlc_store_gauges_up"))
+        }
+    }
+
     @Test("without a metrics endpoint, /metrics is an ordinary request for the handler")
     func noEndpointMeansThePathBelongsToTheHandler() async throws {
         var settings = try RuntimeSettings(environment: ["MLC_HOST": "127.0.0.1", "PORT": "0"])
