@@ -209,13 +209,21 @@ public struct OrderCompletion: Sendable {
             handled.insert(number.uppercased())
         }
 
-        // 2. Every linked sales order still open on the Woo side.
-        let linkPrefix = Keyspace.orderLinks(connectionID) + "order/"
+        // 2. Every posted order still open (the index order-poster keeps; a completed or skipped
+        // one leaves it), read from its link.
+        let openPrefix = Keyspace.openOrders(connectionID)
         var open: [String: OrderLink] = [:]
-        for item in try await store.listAll(prefix: linkPrefix) {
-            guard let link = try? StoreJSON.decoder.decode(OrderLink.self, from: Data(item.value)) else { continue }
-            guard let number = link.salesOrderNumber, link.linesComplete, link.completedAt == nil, link.completionSkipped == nil,
-                  !handled.contains(number.uppercased()) else { continue }
+        for item in try await store.listAll(prefix: openPrefix) {
+            guard let orderID = Int(item.key.dropFirst(openPrefix.count)) else { continue }
+            guard let link = try await store.getJSON(OrderLink.self, Keyspace.orderLink(connectionID, orderID: orderID))?.value else {
+                _ = try? await store.delete(item.key)
+                continue
+            }
+            guard let number = link.salesOrderNumber, link.linesComplete, link.completedAt == nil, link.completionSkipped == nil else {
+                _ = try? await store.delete(item.key)
+                continue
+            }
+            guard !handled.contains(number.uppercased()) else { continue }
             open[number.uppercased()] = link
         }
         guard !open.isEmpty else { return report }
@@ -235,7 +243,15 @@ public struct OrderCompletion: Sendable {
                 for header in try await fo.rows(read, as: FOSalesOrderState.self) {
                     guard let link = open[header.SalesOrderNumber.uppercased()] else { continue }
                     report.checked += 1
-                    if header.SalesOrderStatus == "Invoiced" { candidates.append((link: link, header: header)) } else { report.notFullyInvoiced += 1 }
+                    if header.SalesOrderStatus == "Invoiced" {
+                        candidates.append((link: link, header: header))
+                    } else if header.SalesOrderStatus == "Canceled" {
+                        // Cancelled in F&O: it will never be invoiced; stop reading it every poll.
+                        report.count(try await skip(connection: connection, orderID: link.orderID, salesOrderNumber: header.SalesOrderNumber,
+                                                    reason: "F&O cancelled sales order \(header.SalesOrderNumber); the WooCommerce order is left as it is", logger: logger))
+                    } else {
+                        report.notFullyInvoiced += 1
+                    }
                 }
             }
             guard !candidates.isEmpty else { continue }
@@ -360,6 +376,7 @@ public struct OrderCompletion: Sendable {
             events.append(.init(at: clock.now(), step: "completion.status", detail: "\(order.status) → completed", call: "PUT /orders/\(orderID)"))
         }
         try await updateLink(connection.id, orderID) { $0.completedAt = clock.now(); if $0.invoiceNumbers == nil { $0.invoiceNumbers = invoices } }
+        _ = try? await store.delete(Keyspace.openOrder(connection.id, orderID: orderID))
         events.append(.init(at: clock.now(), step: "completed", detail: "F&O invoiced all of sales order \(salesOrderNumber): \(invoices.joined(separator: ", "))", call: nil))
         await addToRecord(events, connection: connection.id, orderID: orderID, invoices: invoices, logger: logger)
         try? await audit.append(connection: connection.id, subject: "order", event: "completed",
@@ -370,6 +387,7 @@ public struct OrderCompletion: Sendable {
 
     func skip(connection: Connection, orderID: Int, salesOrderNumber: String, reason: String, logger: Logger) async throws -> CompletionResult {
         try await updateLink(connection.id, orderID) { $0.completionSkipped = reason }
+        _ = try? await store.delete(Keyspace.openOrder(connection.id, orderID: orderID))
         await addToRecord([.init(at: clock.now(), step: "completion.skipped", detail: reason, call: nil)], connection: connection.id, orderID: orderID, invoices: nil, logger: logger)
         try? await audit.append(connection: connection.id, subject: "order", event: "completion.skipped", detail: ["orderId": String(orderID), "salesOrderNumber": salesOrderNumber, "reason": reason])
         logger.notice("completion.skipped", metadata: ["reason": "\(reason)"])

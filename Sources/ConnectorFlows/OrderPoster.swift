@@ -267,6 +267,10 @@ public struct OrderPoster: Sendable {
         if link.linesComplete && journalPlans.isEmpty {
             if let difference = link.taxDifference { return .parked(difference) }
             timeline.add("posted", "already in F&O as \(link.salesOrderNumber ?? "?"); nothing to write")
+            // A crash between the link and its index entry is healed by the next look.
+            if let number = link.salesOrderNumber, link.completedAt == nil, link.completionSkipped == nil {
+                _ = try? await store.insertIfAbsent(Keyspace.openOrder(connection.id, orderID: orderID), Array(number.utf8), ttl: nil)
+            }
             return .posted(salesOrderNumber: link.salesOrderNumber ?? "?")
         }
 
@@ -359,6 +363,10 @@ public struct OrderPoster: Sendable {
             link.fingerprint = plan.fingerprint
             try await saveLink()
             CrashPoint.hit("order.after-link")
+            // Open until F&O has invoiced it all: what backfill-poll's completion reads.
+            if let number = link.salesOrderNumber {
+                _ = try await store.set(Keyspace.openOrder(connection.id, orderID: orderID), Array(number.utf8), ttl: nil)
+            }
             timeline.add("posted", "sales order \(link.salesOrderNumber ?? "?"), \(plan.lines.count) lines, net \(plan.expectedNet) (F&O's line amounts)")
         }
 

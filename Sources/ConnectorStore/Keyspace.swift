@@ -83,5 +83,8 @@ public enum Keyspace {
          "bevent/\(StoreKey.segment(connection))/", "sigfail/\(StoreKey.segment(connection))/", "outbox/\(StoreKey.segment(connection))/"]
     }
     /// Prefixes only `--purge` clears.
-    public static func durablePrefixes(_ connection: String) -> [String] { [orderLinks(connection), cursors(connection)] }
+    public static func durablePrefixes(_ connection: String) -> [String] { [orderLinks(connection), cursors(connection), openOrders(connection)] }
+    /// Posted orders whose completion is still open (F&O has not invoiced all of them).
+    public static func openOrders(_ connection: String) -> String { "open/\(StoreKey.segment(connection))/order/" }
+    public static func openOrder(_ connection: String, orderID: Int) -> String { openOrders(connection) + String(orderID) }
 }
