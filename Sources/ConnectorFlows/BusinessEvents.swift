@@ -165,14 +165,9 @@ public struct BusinessEventIntake: Sendable {
     /// Handles one POST of one event or an array of events.
     public func receive(connectionID: String, request: HTTPRequestEnvelope, logger baseLogger: Logger) async -> Outcome {
         var logger = baseLogger
-        guard ConnectionID.isValid(connectionID) else {
-            logger.notice("business_event.rejected", metadata: ["reason": "unknown connection"])
-            return .reject(404, "unknown connection")
-        }
-        logger[metadataKey: "connection"] = "\(connectionID)"
         let connection: Connection
         do {
-            guard let found = try await connections.connection(connectionID) else {
+            guard let found = try await connections.named(connectionID, logger: &logger) else {
                 logger.notice("business_event.rejected", metadata: ["reason": "unknown connection"])
                 return .reject(404, "unknown connection")
             }

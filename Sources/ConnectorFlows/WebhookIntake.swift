@@ -178,15 +178,9 @@ public struct WebhookIntake: Sendable {
     /// Handles `POST /webhooks/woocommerce/{connectionID}`.
     public func receive(connectionID: String, request: HTTPRequestEnvelope, logger baseLogger: Logger) async -> Outcome {
         var logger = baseLogger
-        guard ConnectionID.isValid(connectionID) else {
-            logger.notice("webhook.rejected", metadata: ["reason": "unknown connection"])
-            return .reject(404, "unknown connection")
-        }
-        logger[metadataKey: "connection"] = "\(connectionID)"
-
         let connection: Connection
         do {
-            guard let found = try await connections.connection(connectionID) else {
+            guard let found = try await connections.named(connectionID, logger: &logger) else {
                 logger.notice("webhook.rejected", metadata: ["reason": "unknown connection"])
                 return .reject(404, "unknown connection")
             }
@@ -328,6 +322,16 @@ public struct WebhookIntake: Sendable {
 public protocol ConnectionSource: Sendable {
     /// nil when no connection has that id.
     func connection(_ id: String) async throws -> Connection?
+}
+
+extension ConnectionSource {
+    /// The connection a request's path names, the logger then carrying its id; nil (answer 404)
+    /// when the id is malformed or names none. Throws when the store cannot tell.
+    func named(_ id: String, logger: inout Logger) async throws -> Connection? {
+        guard ConnectionID.isValid(id) else { return nil }
+        logger[metadataKey: "connection"] = "\(id)"
+        return try await connection(id)
+    }
 }
 
 /// Connections read from the store and opened with the master key, kept in memory for a few
