@@ -34,9 +34,11 @@ enum CloudEventFuzz {
         }
 
         // Binary round trip, where binary mode can carry the event: a content type (binary mode
-        // writes application/json for none), not a structured-mode one, and a non-empty body.
+        // writes application/json for none), not a structured-mode one, a non-empty body, and —
+        // under a JSON content type — JSON in canonical form, since binary mode canonicalises a
+        // JSON body and refuses one that is not JSON (an event file's data_base64 can hold either).
         if let type = event.datacontenttype, !type.lowercased().hasPrefix("application/cloudevents"),
-           let data = event.data, !data.isEmpty {
+           let data = event.data, !data.isEmpty, !isJSONType(type) || canonicalJSON(data) == data {
             var binary: [String: String] = [:]
             for (name, value) in CloudEventCodec.binaryHeaders(event) { binary[name] = value }
             do {
@@ -47,6 +49,19 @@ enum CloudEventFuzz {
             }
         }
         return nil
+    }
+
+    /// The codec's rule for a JSON content type (`CloudEvent.isJSONData`, which is internal).
+    static func isJSONType(_ type: String) -> Bool {
+        let lower = type.lowercased()
+        return lower.hasPrefix("application/json") || lower.contains("+json") || lower.hasPrefix("text/json")
+    }
+
+    /// `bytes` in the form both decoders store JSON in; nil when they are not JSON.
+    static func canonicalJSON(_ bytes: [UInt8]) -> [UInt8]? {
+        guard let value = try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed]),
+              let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes]) else { return nil }
+        return Array(data)
     }
 
     /// Lower-cased header names and the body.

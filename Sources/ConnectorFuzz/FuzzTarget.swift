@@ -32,7 +32,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .delivery:
             "classify is total and deterministic; a resource/deleted id is positive and is the body's own digits; a REST error code is ≤ 100 characters; a ping id is non-negative and the body starts with webhook_id=; the fixed secret's signature verifies, a one-bit change or a header taken from the body does not"
         case .cloudevent:
-            "decode(headers:body:) throws only CloudEventError; a decoded event has specversion 1.0 and non-empty id, source and type; it re-encodes (structured, and binary when that is unambiguous) and decodes to the same event"
+            "decode(headers:body:) throws only CloudEventError; a decoded event has specversion 1.0 and non-empty id, source and type; it re-encodes (structured, and binary where binary mode can carry it) and decodes to the same event"
         case .batch:
             "parseResponse throws only its own parse error, with a message; parsing is deterministic; no part body is longer than the answer"
         case .connection:
