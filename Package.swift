@@ -24,6 +24,7 @@ let package = Package(
         .executable(name: "order-poster", targets: ["order-poster"]),
         .executable(name: "catalog-push", targets: ["catalog-push"]),
         .executable(name: "backfill-poll", targets: ["backfill-poll"]),
+        .executable(name: "mlc-fuzz", targets: ["mlc-fuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
@@ -264,6 +265,11 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
+        // Fuzz targets over the parsers that read outsiders' bytes (docs/fuzzing.md); `mlc-fuzz`
+        // replays corpora, or is libFuzzer's entry when built with -DFUZZING (scripts/fuzz).
+        .target(name: "ConnectorFuzz", dependencies: ["ConnectorCore", "ConnectorConnections", "WooCommerceAPI", "DynamicsClient"]),
+        .executableTarget(name: "mlc-fuzz", dependencies: ["ConnectorFuzz"], path: "fuzz/mlc-fuzz"),
+        .testTarget(name: "ConnectorFuzzTests", dependencies: ["ConnectorFuzz", "ConnectorSamples", "ConnectorCore", "ConnectorConnections", "WooCommerceAPI", "DynamicsClient"]),
     ],
     swiftLanguageModes: [.v6]
 )

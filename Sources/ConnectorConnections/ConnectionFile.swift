@@ -9,7 +9,7 @@ public enum ConnectionFile {
         do {
             connection = try JSONDecoder().decode(Connection.self, from: data)
         } catch let error as DecodingError {
-            throw describe(error, source: source)
+            throw describe(error, data: data, source: source)
         } catch {
             throw ConnectorError.invalidConfiguration("\(source): not a valid connection file (\(error))")
         }
@@ -26,7 +26,7 @@ public enum ConnectionFile {
         return try parse(data, source: path)
     }
 
-    private static func describe(_ error: DecodingError, source: String) -> ConnectorError {
+    private static func describe(_ error: DecodingError, data: Data, source: String) -> ConnectorError {
         switch error {
         case .keyNotFound(let key, let context):
             let path = dottedPath(context.codingPath + [key])
@@ -36,6 +36,12 @@ public enum ConnectionFile {
             return .invalidConfiguration("\(source): unknown key '\(path)'", fix: "remove it or fix its spelling (every key, with its default, is documented in Sources/ConnectorConnections/Connection.swift)")
         case .dataCorrupted(let context):
             if context.codingPath.isEmpty {
+                // Foundation's decoder reports a number its key's type cannot hold (1.5 or 1e400 where a
+                // whole number belongs) as invalid JSON without a path; the JSON itself reads fine.
+                if (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) != nil {
+                    return .invalidConfiguration("\(source): a number does not fit its key (a fraction or an out-of-range number where a whole number belongs)",
+                                                 fix: "use whole numbers within the ranges documented in Sources/ConnectorConnections/Connection.swift")
+                }
                 return .invalidConfiguration("\(source): not valid JSON", fix: "check the file with a JSON linter")
             }
             return .invalidConfiguration("\(source): key '\(dottedPath(context.codingPath))' is invalid: \(context.debugDescription)")

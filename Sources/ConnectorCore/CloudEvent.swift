@@ -182,7 +182,12 @@ public enum CloudEventCodec {
             out += ",\(JSONText.quoted(name)):\(JSONText.quoted(event.extensions[name]!))"
         }
         if let data = event.data {
-            if event.isJSONData, (try? JSONSerialization.jsonObject(with: Data(data), options: [.fragmentsAllowed])) != nil {
+            // Inline only JSON already in the canonical form the decoder stores: other bytes (JSON
+            // with spaces, say, from a data_base64 event) travel as they are, so the event decodes
+            // back to itself.
+            if event.isJSONData, let value = try? JSONSerialization.jsonObject(with: Data(data), options: [.fragmentsAllowed]),
+               let canonical = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes]),
+               canonical.elementsEqual(data) {
                 out += ",\"data\":" + String(decoding: data, as: UTF8.self)
             } else {
                 out += ",\"data_base64\":\(JSONText.quoted(Data(data).base64EncodedString()))"

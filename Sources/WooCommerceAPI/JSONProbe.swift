@@ -161,7 +161,8 @@ struct JSONProbe {
         }
     }
 
-    /// Reads a string; returns its decoded text when `keep` (short strings only), else "".
+    /// Reads a string; returns its decoded text when `keep` (of a long string, the text of its
+    /// first 200 bytes), else "".
     private mutating func readString(keep: Bool) throws -> String {
         try expect(UInt8(ascii: "\""))
         let start = index
@@ -191,8 +192,8 @@ struct JSONProbe {
                 throw Failure.invalid
             }
         }
-        guard keep, index - 1 - start <= 200 else { return "" }
-        let raw = bytes[start..<(index - 1)]
+        guard keep else { return "" }
+        let raw = bytes[start..<min(index - 1, start + 200)]
         if !hasEscape { return String(decoding: raw, as: UTF8.self) }
         return Self.unescape(raw)
     }

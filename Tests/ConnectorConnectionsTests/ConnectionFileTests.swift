@@ -103,6 +103,21 @@ struct ConnectionFileTests {
         #expect(message { _ = try ConnectionFile.parse(Data("{not json".utf8), source: "x.json") }.contains("not valid JSON"))
     }
 
+    /// Found by the fuzz harness's hostile inputs: Foundation's decoder reports these as invalid
+    /// JSON without a key, which sent the user to a JSON linter that finds nothing wrong.
+    @Test("a number its key cannot hold is not called invalid JSON", arguments: [
+        ("schemaVersion", "99999999999999999999999"), ("schemaVersion", "1.5"),
+        ("orders", #"{"pollOverlapMinutes":-99999999999999999999}"#), ("catalog", #"{"wooConcurrency":2.5}"#),
+    ])
+    func numbersThatDoNotFit(key: String, value: String) throws {
+        var text = String(decoding: try JSONSerialization.data(withJSONObject: Self.minimal.filter { $0.key != key }, options: [.sortedKeys]), as: UTF8.self)
+        text.removeLast()
+        text += ",\"\(key)\":\(value)}"
+        let said = message { _ = try ConnectionFile.parse(Data(text.utf8), source: "x.json") }
+        #expect(said.hasPrefix("x.json: a number does not fit its key"), "\(said)")
+        #expect(!said.contains("not valid JSON"))
+    }
+
     @Test("environmentURL must be https on a Dynamics domain unless the connection is a loopback sandbox", arguments: [
         ("https://acme.operations.dynamics.com", false, true),
         ("https://acme.sandbox.operations.dynamics.com/", false, true),

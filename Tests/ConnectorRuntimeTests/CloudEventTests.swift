@@ -32,6 +32,18 @@ struct CloudEventTests {
         #expect(try CloudEventCodec.decodeBinary(headers: headers, body: binary.data ?? []) == binary)
     }
 
+    /// Found by the fuzz harness: JSON bytes in another form than the canonical one (here " 1")
+    /// were written inline and came back canonicalised — another event than the one encoded.
+    @Test("an event whose data_base64 holds non-canonical JSON re-encodes to itself", arguments: ["IDE=", "eyJiIjoxLCAiYSI6Mn0="])
+    func nonCanonicalJSONDataRoundTrips(base64: String) throws {
+        let event = try CloudEventCodec.decodeStructured(Array(#"{"specversion":"1.0","id":"1","source":"/s","type":"t","data_base64":"\#(base64)"}"#.utf8))
+        #expect(event.data == Array(Data(base64Encoded: base64)!))
+        #expect(try CloudEventCodec.decodeStructured(CloudEventCodec.encodeStructured(event)) == event)
+        // Canonical JSON still travels inline.
+        let canonical = CloudEvent(id: "2", source: "/s", type: "t", data: Array(#"{"a":2,"b":1}"#.utf8))
+        #expect(String(decoding: CloudEventCodec.encodeStructured(canonical), as: UTF8.self).hasSuffix(#","data":{"a":2,"b":1}}"#))
+    }
+
     @Test func dataBase64IsDecoded() throws {
         let event = try CloudEventCodec.decodeStructured(Array(#"{"specversion":"1.0","id":"1","source":"/s","type":"t","datacontenttype":"application/octet-stream","data_base64":"AAEC"}"#.utf8))
         #expect(event.data == [0, 1, 2])

@@ -48,6 +48,13 @@ struct DeliveryBodyTests {
         }
     }
 
+    /// Found by the fuzz harness: a code longer than the probe keeps read as an empty code.
+    @Test func aLongErrorCodeKeepsItsBeginning() {
+        #expect(classify(#"{"code":""# + String(repeating: "é", count: 300) + #"","message":"m"}"#) == .restError(code: String(repeating: "é", count: 100)))
+        #expect(classify(#"{"code":"\u0061"# + String(repeating: "b", count: 400) + #"","message":"m"}"#) == .restError(code: "a" + String(repeating: "b", count: 99)))
+        #expect(classify(#"{""# + String(repeating: "x", count: 300) + #"":1,"id":3}"#) == .resource(id: 3))
+    }
+
     @Test func invalidUTF8AndDeepNestingAreUnusable() {
         var bytes = Array(#"{"id":1,"x":"ab"}"#.utf8)
         bytes[13] = 0xFF
