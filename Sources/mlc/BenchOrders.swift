@@ -690,9 +690,13 @@ enum ProcessUsage {
 
     /// A `kB` line of /proc/self/status (`VmRSS`, `VmHWM`), 0 when it cannot be read.
     static func statusKiB(_ field: String) -> Int {
-        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+        // Read to the end: procfs files report a size of 0, so a read sized by the file's length gets nothing.
+        guard let handle = FileHandle(forReadingAtPath: "/proc/self/status") else { return 0 }
+        defer { try? handle.close() }
+        let text = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
         for line in text.split(separator: "\n") where line.hasPrefix(field + ":") {
-            return Int(line.dropFirst(field.count + 1).split(separator: " ").first ?? "") ?? 0
+            // "VmHWM:\t   49812 kB": a tab, spaces, the number.
+            return Int(line.dropFirst(field.count + 1).split(whereSeparator: { $0 == " " || $0 == "\t" }).first ?? "") ?? 0
         }
         return 0
     }

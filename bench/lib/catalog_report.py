@@ -134,6 +134,7 @@ def main():
         r = separate["runs"].get(key, {})
         w, c, m = r.get("wall_s", {}), r.get("cpu_s", {}), r.get("peak_rss_mib", {})
         last = (r.get("rounds") or [{}])[-1].get("answer", {})
+        last = last.get("response", last) if isinstance(last.get("response"), dict) else last
         answer = ", ".join(f"{k} {v}" for k, v in last.items() if k in ("status", "created", "updated", "unchanged", "failed")) or "n/a"
         fails = f" ({r.get('failed_rounds')} failed)" if r.get("failed_rounds") else ""
         md.append(f"| {label}{fails} | {fmt(w.get('median'))} ({fmt(w.get('min'))}–{fmt(w.get('max'))}) | {fmt(c.get('median'))} | "

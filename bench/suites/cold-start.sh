@@ -56,19 +56,21 @@ for b in "${FUNCTIONS[@]}" mlc; do [[ -x $BIN_DIR/$b ]] || missing+=" $b"; done
 status() { printf '%s\n' "$2" >"$RES/$1.status"; }
 fail_status() { status "$1" "$(printf '{"status":"%s","reason":%s}' "$2" "$(json_str "${3:0:300}")")"; }
 
-# ---- the store every Swift subject uses: the bench connection (and the sandbox's, for backfill) ------
-STORE_DIR=$TMP/store
-mkdir -p "$STORE_DIR"
-SWIFT_ENV=("MLC_STORE_URL=sqlite:$STORE_DIR/state.sqlite" "MLC_MASTER_KEY=$(head -c 32 /dev/urandom | base64 -w0)")
-STORE_OK=0
-if [[ -x $MLC ]]; then
-  if env "${SWIFT_ENV[@]}" timeout 60 "$MLC" connection add --file "$BENCH_DIR/fixtures/connection.json" >"$STORE_DIR/add.log" 2>&1; then
+# ---- a store per Swift subject (so the receiver's hand-ons never reach the drain's pending list), each
+# with the bench connection; sets SWIFT_ENV and STORE_OK.
+new_store() {
+  local dir=$TMP/store-$1
+  mkdir -p "$dir"
+  SWIFT_ENV=("MLC_STORE_URL=sqlite:$dir/state.sqlite" "MLC_MASTER_KEY=$(head -c 32 /dev/urandom | base64 -w0)")
+  STORE_OK=0
+  [[ -x $MLC ]] || { store_error="$MLC missing"; return 0; }
+  if env "${SWIFT_ENV[@]}" timeout 60 "$MLC" connection add --file "$BENCH_DIR/fixtures/connection.json" >"$dir/add.log" 2>&1; then
     STORE_OK=1
   else
-    store_error=$(grep -v '^[[:space:]]*$' "$STORE_DIR/add.log" | tail -n 1)
+    store_error=$(grep -v '^[[:space:]]*$' "$dir/add.log" | tail -n 1)
     log "mlc connection add failed: $store_error"
   fi
-fi
+}
 
 # ---- events ------------------------------------------------------------------------------------------
 EVENTS_PER_PROGRAM=$((1 + COLD_WARMUP + COLD_RUNS + RSS_RUNS))
@@ -120,9 +122,11 @@ cold_start() {
   status "$name" '{"status":"ok"}'
 }
 
-# swift_subject NAME BINARY ARGS... — a Swift subject on the prepared store (skipped when unavailable).
+# swift_subject NAME BINARY MODE ARGS... — a Swift subject on its own fresh store (skipped when
+# unavailable). With KEEP_STORE=1 it uses the store made just before (new_store) instead.
 swift_subject() {
   local name=$1 bin=$2 mode=$3; shift 3
+  [[ ${KEEP_STORE:-0} == 1 ]] || new_store "$name"
   if [[ ! -x $bin ]]; then fail_status "$name" skipped "$bin missing (see the note)"; return 0; fi
   if ((!STORE_OK)); then fail_status "$name" failed "mlc connection add failed: ${store_error:-mlc missing}"; return 0; fi
   (export "${SWIFT_ENV[@]}"; cold_start "$name" "$mode" "$bin" "$@")
@@ -132,10 +136,11 @@ swift_subject webhook-receiver "$BIN_DIR/webhook-receiver" fresh
 swift_subject order-poster "$BIN_DIR/order-poster" none --event-file "$EV/orders-drain.json"
 swift_subject catalog-push "$BIN_DIR/catalog-push" none --event-file "$EV/catalog-ping.json"
 # backfill-poll always asks WooCommerce: a tick against `mlc sandbox`'s WooCommerce on loopback.
+new_store backfill-poll
 if [[ -x $MLC ]] && ((STORE_OK)); then
   if sandbox_start "$TMP/sandbox" sandbox; then
     if env "${SWIFT_ENV[@]}" timeout 60 "$MLC" connection add --file "$SANDBOX_CONNECTION" >"$TMP/sandbox/add.log" 2>&1; then
-      swift_subject backfill-poll "$BIN_DIR/backfill-poll" none --event-file "$EV/backfill-tick.json"
+      KEEP_STORE=1 swift_subject backfill-poll "$BIN_DIR/backfill-poll" none --event-file "$EV/backfill-tick.json"
     else
       fail_status backfill-poll failed "mlc connection add (sandbox): $(tail -n 1 "$TMP/sandbox/add.log")"
     fi
