@@ -179,10 +179,11 @@ def rows(r):
     if ca:
         cfg = ca.get("config") or {}
         size = f"{fmt(cfg.get('skus'), 0)} SKUs"
-        rows_in = {x["run"]: x for x in dig(ca, "in_process", "rows") or []}
-        for key, label in (("first", "first push"), ("unchanged", "unchanged run"), ("changed", "1 % changed")):
+        # `mlc bench-catalog` prints its three runs in this order: first push, unchanged, the changes.
+        rows_in = dig(ca, "in_process", "rows") or []
+        for index, (key, label) in enumerate((("first", "first push"), ("unchanged", "unchanged run"), ("changed", "1 % changed"))):
             sep = dig(ca, "separate_process", "runs", key) or {}
-            inrow = next((v for k, v in rows_in.items() if k.startswith(label.split()[0]) or (key == "changed" and "change" in k)), {})
+            inrow = rows_in[index] if index < len(rows_in) else {}
             out.append(("catalog", f"{label}, {size}: s (connector alone) / peak RSS MiB; in-process Woo calls, writes, F&O reads",
                         f"{fmt(dig(sep, 'wall_s', 'median'))} s / {fmt(dig(sep, 'peak_rss_mib', 'median'), 1)} MiB; "
                         f"{fmt(inrow.get('woo_requests'), 0)}, {fmt(inrow.get('woo_writes'), 0)}, {fmt(inrow.get('fo_requests'), 0)}",
