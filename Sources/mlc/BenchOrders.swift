@@ -44,6 +44,7 @@ struct BenchOrders: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Also run the throughput pair with the rate-limit bucket off (latency only), to show where the limit binds.") var referenceRun = true
     @Option(name: .customLong("json"), help: "Write the results as JSON here.") var jsonPath: String?
     @Option(name: .customLong("store"), help: "Store URL (default: a SQLite file in a new temp directory, removed afterwards).") var storeURL: String?
+    @Flag(name: .customLong("backlog-only"), help: "Only the connector's drain of a backlog of --orders pending orders, with the process's CPU time and RSS (bench/run scale).") var backlogOnly = false
 
     func run() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mlc-bench-orders-\(UUID().uuidString.prefix(8))")
@@ -51,7 +52,7 @@ struct BenchOrders: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(at: directory) }
         let url = storeURL ?? "sqlite:\(directory.path)/state.sqlite"
         let sizes = OrderBench.Sizes(drained: orders ?? (quick ? 40 : 200), steady: steadyOrders ?? (quick ? 10 : 20), webhook: webhookOrders ?? (quick ? 15 : 50),
-                                     latencySeconds: latencyMs / 1000, rateLimit: rateLimit, rateBurst: rateBurst, concurrency: max(1, concurrency), referenceRun: referenceRun)
+                                     latencySeconds: latencyMs / 1000, rateLimit: rateLimit, rateBurst: rateBurst, concurrency: max(1, concurrency), referenceRun: referenceRun, backlogOnly: backlogOnly)
         let store: any KeyValueStore
         do { store = CountingStore(try await StoreFactory.open(url)) } catch { Self.exitCleanly(CLIError(error)) }
         let report: OrderBench.Report
@@ -108,6 +109,8 @@ struct OrderBench: Sendable {
         var rateBurst: Double
         var concurrency: Int
         var referenceRun: Bool
+        /// Only the connector's drain of `drained` pending orders (no round trips, naive poster or webhook run).
+        var backlogOnly = false
     }
 
     struct Report {
@@ -196,6 +199,11 @@ struct Throughput: Sendable {
     var requests: Int
     var throttled: Int
     var drains: Int
+    /// CPU seconds of this whole process (connector, emulators and store) during the drain.
+    var cpuSeconds: Double = 0
+    /// Resident set of this process when the drain started, and its peak (VmHWM) when it ended.
+    var rssAtStartKiB = 0
+    var peakRSSKiB = 0
     var perMinute: Double { seconds > 0 ? Double(posted) / seconds * 60 : 0 }
 }
 
@@ -297,6 +305,18 @@ struct Session: Sendable {
         let customerID = customer["id"]?.intValue ?? 0
         mix.set(#"{"customer_id":\#(customerID),"payment_method":"stripe","payment_method_title":"Card","set_paid":true,"billing":{"first_name":"Ada","last_name":"Lovelace","address_1":"1 Main St","city":"Springfield","state":"CA","postcode":"90001","country":"US","email":"ada@example.com"},"line_items":[{"product_id":\#(mug),"quantity":2},{"product_id":\#(poster),"quantity":1}],"shipping_lines":[{"method_id":"flat_rate","method_title":"Flat rate","total":"5.00"}]}"#)
 
+        if sizes.backlogOnly {
+            // How cost grows (bench/run scale): one backlog drained, warm (customer known, journal open).
+            _ = try await connection("drain", prefix: "WD")
+            for _ in 0..<OrderBench.warmUp {
+                let orderID = try await placeOrder()
+                if case .posted = await function.poster.post(connectionID: "drain", orderID: orderID, logger: logger) {} else { results.problems.append("warm-up order \(orderID) of drain was not posted") }
+            }
+            let drained = try await measureDrain(faults: faults, label: "backlog of \(sizes.drained)", problems: &results.problems)
+            results.connector = drained
+            return results
+        }
+
         // a. Round trips per order in steady state, on an F&O without latency or limits (counts do not depend on them).
         dynamics.setFaults(.init())
         for (id, prefix, supply) in [("steady-supplied", "WA", true), ("steady-numbered", "WB", false)] {
@@ -387,6 +407,8 @@ struct Session: Sendable {
         try await Task.sleep(for: .seconds(1))  // the bucket refills: every run starts with a full burst
         dynamics.setFaults(faults)
         let start = dynamics.requestLog.count
+        let rssAtStart = ProcessUsage.statusKiB("VmRSS")
+        let cpuAtStart = ProcessUsage.cpuSeconds()
         let started = ContinuousClock.now
         var drains = 0
         var outcome = Outcome.retry("not yet")
@@ -397,13 +419,16 @@ struct Session: Sendable {
             outcome = await function.drain(connection: "drain", context: InvocationContext(function: "order-poster", invocationID: "bench-\(drains)", logger: logger), honourRetryDelays: false)
         }
         let elapsed = Self.seconds(ContinuousClock.now - started)
+        let cpu = ProcessUsage.cpuSeconds() - cpuAtStart
+        let peakRSS = ProcessUsage.statusKiB("VmHWM")
         dynamics.setFaults(.init())
         let calls = foRequests(from: start)
         let references = salesOrderReferences()
         let posted = ids.filter { references["WD\($0)"] == 1 }.count
         if posted != ids.count { problems.append("the drain (\(label)) posted \(posted) of \(ids.count) orders (\(String(decoding: outcome.body, as: UTF8.self)))") }
         log("throughput \(label): connector \(posted) orders in \(String(format: "%.1f", elapsed)) s, \(calls.count) F&O requests")
-        return Throughput(orders: ids.count, posted: posted, seconds: elapsed, requests: calls.count, throttled: calls.filter { $0.status == 429 }.count, drains: drains)
+        return Throughput(orders: ids.count, posted: posted, seconds: elapsed, requests: calls.count, throttled: calls.filter { $0.status == 429 }.count, drains: drains,
+                          cpuSeconds: cpu, rssAtStartKiB: rssAtStart, peakRSSKiB: peakRSS)
     }
 
     /// The naive poster over `sizes.drained` orders, one after another.
@@ -520,6 +545,9 @@ extension OrderBench {
             md += "| F&O round trips per order, steady state, \(trips.supplied ? "SalesOrderNumber supplied" : "numbered by F&O") (mean / max over \(trips.perOrder.count) orders) | \(f(trips.mean)) / \(trips.max) | \(targets[name]?.target ?? "") | \(verdict(targets[name]?.pass)) |\n"
             md += "| store statements per posted order, same run (reads / writes, mean) | \(f(trips.storeReadsMean, 1)) / \(f(trips.storeWritesMean, 1)) | (no target) | |\n"
         }
+        if sizes.backlogOnly, let c = results.connector {
+            md += "| backlog drained: CPU seconds of the process / peak RSS (connector, emulators and store in one process) | \(f(c.cpuSeconds)) s / \(f(Double(c.peakRSSKiB) / 1024, 1)) MiB | (no target) | |\n"
+        }
         if let c = results.connector {
             md += "| orders/min, connector drain (concurrency \(sizes.concurrency); \(c.posted)/\(c.orders) orders in \(f(c.seconds, 1)) s, \(c.drains) drain(s)) | \(f(c.perMinute, 0)) | | |\n"
         }
@@ -563,12 +591,13 @@ extension OrderBench {
         var json: [String: Any] = [
             "config": ["drained_orders": sizes.drained, "steady_orders": sizes.steady, "webhook_orders": sizes.webhook, "warmup_orders": warmUp,
                        "latency_ms": sizes.latencySeconds * 1000, "rate_limit_per_second": sizes.rateLimit, "rate_limit_burst": sizes.rateBurst,
-                       "concurrency": sizes.concurrency, "store": "sqlite (temp file)"] as [String: Any],
+                       "concurrency": sizes.concurrency, "store": "sqlite (temp file)", "backlog_only": sizes.backlogOnly] as [String: Any],
             "round_trips": results.roundTrips.map { ["supplied_sales_order_number": $0.supplied, "per_order": $0.perOrder, "operations_per_order": $0.operations, "mean": $0.mean, "max": $0.max, "example": $0.example] as [String: Any] },
             "problems": results.problems,
         ]
         func throughput(_ t: Throughput) -> [String: Any] {
-            ["orders": t.orders, "posted": t.posted, "seconds": t.seconds, "orders_per_minute": t.perMinute, "fo_requests": t.requests, "fo_429": t.throttled, "drains": t.drains]
+            ["orders": t.orders, "posted": t.posted, "seconds": t.seconds, "orders_per_minute": t.perMinute, "fo_requests": t.requests, "fo_429": t.throttled, "drains": t.drains,
+             "process_cpu_seconds": t.cpuSeconds, "rss_kib_at_start": t.rssAtStartKiB, "peak_rss_kib": t.peakRSSKiB]
         }
         if let c = results.connector { json["connector"] = throughput(c) }
         if let n = results.naive { json["naive"] = throughput(n) }
@@ -649,4 +678,26 @@ final class CountingStore: KeyValueStore {
     func list(prefix: String, after: String?, limit: Int) async throws -> StorePage { read(); return try await inner.list(prefix: prefix, after: after, limit: limit) }
     func purgeExpired(before cutoff: Date, limit: Int) async throws -> Int { write(); return try await inner.purgeExpired(before: cutoff, limit: limit) }
     func close() async throws { try await inner.close() }
+}
+
+/// This process's CPU time and memory, for the backlog run (Linux: /proc/self).
+enum ProcessUsage {
+    /// User + system CPU seconds of every thread of this process so far.
+    static func cpuSeconds() -> Double {
+        // clock() is the process's CPU time in units of CLOCKS_PER_SEC, which POSIX (XSI) fixes at 1,000,000.
+        Double(clock()) / 1_000_000
+    }
+
+    /// A `kB` line of /proc/self/status (`VmRSS`, `VmHWM`), 0 when it cannot be read.
+    static func statusKiB(_ field: String) -> Int {
+        // Read to the end: procfs files report a size of 0, so a read sized by the file's length gets nothing.
+        guard let handle = FileHandle(forReadingAtPath: "/proc/self/status") else { return 0 }
+        defer { try? handle.close() }
+        let text = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+        for line in text.split(separator: "\n") where line.hasPrefix(field + ":") {
+            // "VmHWM:\t   49812 kB": a tab, spaces, the number.
+            return Int(line.dropFirst(field.count + 1).split(whereSeparator: { $0 == " " || $0 == "\t" }).first ?? "") ?? 0
+        }
+        return 0
+    }
 }

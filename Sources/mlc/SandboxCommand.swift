@@ -16,12 +16,21 @@ struct SandboxCommand: AsyncParsableCommand {
     @Option(name: .customLong("write-connection"), help: "Write a connection file for the two sandboxes here.") var connectionFile: String?
     @Option(name: .customLong("connection-id"), help: "Id of the connection in that file.") var connectionID = "sandbox"
     @Option(name: .customLong("delivery-url"), help: "Where the store's webhooks should go (your webhook-receiver).") var deliveryURL: String?
+    @Option(name: .customLong("seed-catalog"), help: "Seed F&O with this many generated simple items (BENCH-00000, …), for benchmarks (bench/run catalog).") var seedItems = 0
+    @Option(name: .customLong("seed-masters"), help: "… and this many generated product masters (BENCHM-0000, …).") var seedMasters = 0
+    @Option(name: .customLong("seed-variants"), help: "… with this many variants each.") var seedVariants = 0
 
     func run() async throws {
         let logger = Logger(label: "sandbox") { label in JSONLogHandler(label: label, sink: FileDescriptorLogSink.standardError, level: cliLogLevel()) }
         let woo = Sandbox.wooCommerce(logger: logger)
         let dynamics: DynamicsEmulator
         do { dynamics = try Sandbox.dynamics(logger: logger) } catch { Self.exitCleanly(CLIError(error)) }
+        guard seedItems >= 0, seedMasters >= 0, seedVariants >= 0 else {
+            Self.exitCleanly(CLIError(message: "--seed-catalog, --seed-masters and --seed-variants take a count ≥ 0"))
+        }
+        if seedItems > 0 || seedMasters > 0 {
+            do { try Sandbox.seedCatalog(dynamics, items: seedItems, masters: seedMasters, variants: seedVariants) } catch { Self.exitCleanly(CLIError(error)) }
+        }
         let (wooURLs, wooReady) = AsyncStream<URL>.makeStream()
         let (foURLs, foReady) = AsyncStream<URL>.makeStream()
         try await withThrowingTaskGroup(of: Void.self) { group in
