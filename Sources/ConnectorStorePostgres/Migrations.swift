@@ -33,7 +33,7 @@ public enum PostgresMigrations {
             -- The functions apply the same migrations themselves at start-up; running this first (psql -f,
             -- as a role that may create the schema) is optional and safe to repeat.
             BEGIN;
-            SELECT pg_advisory_xact_lock(\(advisoryLock));
+            SELECT pg_advisory_xact_lock(\(advisoryLockClass), hashtext('\(schema)'));
             CREATE SCHEMA IF NOT EXISTS \(qualified);
             CREATE TABLE IF NOT EXISTS \(qualified).mlc_schema_migrations (
                 version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());
@@ -66,12 +66,14 @@ public enum PostgresMigrations {
             .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
     }
 
-    /// Any fixed number: every instance takes the same advisory lock while it migrates.
-    static let advisoryLock: Int64 = 0x6D6C_635F_6B76
+    /// The advisory lock an instance holds while it migrates a schema: a fixed class and the
+    /// schema's hash, so instances migrating one schema wait for each other and instances on
+    /// different schemas (tenants, tests) do not.
+    static let advisoryLockClass: Int32 = 0x6D6C_635F
 
     static func apply(client: PostgresClient, schema: String, logger: Logger) async throws {
         try await client.withTransaction(logger: logger) { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(\(advisoryLock))", logger: logger)
+            try await connection.query("SELECT pg_advisory_xact_lock(\(unescaped: String(advisoryLockClass)), hashtext(\(unescaped: "'\(schema)'")))", logger: logger)
             try await connection.query("CREATE SCHEMA IF NOT EXISTS \(unescaped: "\"\(schema)\"")", logger: logger)
             try await connection.query("""
                 CREATE TABLE IF NOT EXISTS \(unescaped: "\"\(schema)\"").mlc_schema_migrations (

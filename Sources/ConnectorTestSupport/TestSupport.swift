@@ -36,7 +36,8 @@ public enum StoreBackend: String, CaseIterable, Sendable, CustomStringConvertibl
         switch self {
         case .memory: return MemoryStore(clock: clock)
         case .sqlite: return try await SQLiteStore.open(path: TemporaryDirectory.make().appendingPathComponent("state.sqlite").path, clock: clock)
-        case .postgres: return try await PostgresStore.open(url: try freshURL(), clock: clock)
+        // A machine running the whole suite at once can be slow to hand out connections.
+        case .postgres: return try await PostgresStore.open(url: try freshURL(), clock: clock, timeout: .seconds(60))
         }
     }
 
@@ -245,7 +246,7 @@ public final class FaultyStore: KeyValueStore, @unchecked Sendable {
 public enum StoreFactoryForTests {
     public static func open(_ url: String, clock: any WallClock = SystemWallClock()) async throws -> any KeyValueStore {
         if url.hasPrefix("sqlite:") { return try await SQLiteStore.open(path: String(url.dropFirst("sqlite:".count)), clock: clock) }
-        if url.hasPrefix("postgres") { return try await PostgresStore.open(url: url, clock: clock) }
+        if url.hasPrefix("postgres") { return try await PostgresStore.open(url: url, clock: clock, timeout: .seconds(60)) }
         return MemoryStore(clock: clock)
     }
 }

@@ -292,7 +292,9 @@ struct LambdaAdapterTests {
         #expect(answer.errorType == "Connector.DeadlineExceeded")
         #expect(handler.cancelled.withLock { $0 } == 1, "the cut work saw the cancellation and finished before the next invocation")
         let waited = try #require(sleeper.recorded.first)
-        #expect(abs(waited - (300 - 2.5)) < 5, "the budget is the deadline minus the margin (\(waited))")
+        // The budget is the deadline minus the margin, less however long a loaded machine took
+        // to get the invocation to the handler (never more, and not minutes less).
+        #expect(waited <= 300 - 2.5 + 0.5 && waited > 300 - 2.5 - 60, "the budget is the deadline minus the margin (\(waited))")
         #expect(logs.lines.contains { $0.contains("lambda.deadline") })
         #expect(logs.lines.contains { $0.contains("lambda.cut_finished") })
     }

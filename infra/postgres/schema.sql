@@ -3,7 +3,7 @@
 -- The functions apply the same migrations themselves at start-up; running this first (psql -f,
 -- as a role that may create the schema) is optional and safe to repeat.
 BEGIN;
-SELECT pg_advisory_xact_lock(120312291093366);
+SELECT pg_advisory_xact_lock(1835819871, hashtext('public'));
 CREATE SCHEMA IF NOT EXISTS "public";
 CREATE TABLE IF NOT EXISTS "public".mlc_schema_migrations (
     version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());
