@@ -30,8 +30,22 @@ public final class ThrowawayPostgres: @unchecked Sendable {
 
     public func startServer() async throws {
         // pg_ctl's own output goes to a file: the server it starts must not inherit our pipes,
-        // or they would never reach end-of-file.
-        _ = try await asPostgres("\(Self.binaries)/pg_ctl -D '\(directory.path)/data' -l '\(directory.path)/server.log' -w -t 60 -o \"-c listen_addresses=127.0.0.1 -p \(port) -k '\(directory.path)'\" start > '\(directory.path)/pg_ctl.out' 2>&1 < /dev/null")
+        // or they would never reach end-of-file. A machine busy with the whole suite can be slow
+        // to bring a restarted server up: one more try, then the server's own words in the error.
+        for attempt in 1...2 {
+            do {
+                _ = try await asPostgres("\(Self.binaries)/pg_ctl -D '\(directory.path)/data' -l '\(directory.path)/server.log' -w -t 120 -o \"-c listen_addresses=127.0.0.1 -p \(port) -k '\(directory.path)'\" start > '\(directory.path)/pg_ctl.out' 2>&1 < /dev/null")
+                return
+            } catch {
+                let log = (try? String(contentsOf: directory.appendingPathComponent("server.log"), encoding: .utf8)) ?? ""
+                let out = (try? String(contentsOf: directory.appendingPathComponent("pg_ctl.out"), encoding: .utf8)) ?? ""
+                if attempt == 2 {
+                    throw NSError(domain: "ThrowawayPostgres", code: 2, userInfo: [NSLocalizedDescriptionKey: "pg_ctl start failed twice: \(out.suffix(400)) — server.log: \(log.suffix(800))"])
+                }
+                // A half-started server is stopped before the second try.
+                _ = try? await asPostgres("\(Self.binaries)/pg_ctl -D '\(directory.path)/data' -m immediate -w -t 60 stop")
+            }
+        }
     }
 
     public func stopServer() async throws {
@@ -53,7 +67,7 @@ public final class ThrowawayPostgres: @unchecked Sendable {
         // ours beyond 0–2 (Foundation watches one to learn that the child exited).
         // Python's subprocess closes every other descriptor in the child (close_fds).
         let spawn = "import subprocess, sys; sys.exit(subprocess.call(sys.argv[1], shell=True, close_fds=True))"
-        let result = try await ProcessRunner.run(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", spawn, command], timeout: 120)
+        let result = try await ProcessRunner.run(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", spawn, command], timeout: 200)
         guard result.status == 0 else {
             throw NSError(domain: "ThrowawayPostgres", code: Int(result.status), userInfo: [NSLocalizedDescriptionKey: "\(command): \(result.stderr)"])
         }
