@@ -139,7 +139,7 @@ import Testing
         for _ in 0..<100 {
             references = try await FOReader(dynamics: fo).salesOrderReferences()
             if references.contains("WC\(order)") { break }
-            try await Task.sleep(for: .milliseconds(100))
+            try await Task.sleep(for: .milliseconds(100))  // another OS process: no shared clock (see above)
         }
         #expect(references == ["WC\(order)"])
 
