@@ -11,6 +11,8 @@ import json
 import os
 import statistics
 
+import report_common
+
 RUNS = [("first", "first push"), ("unchanged", "unchanged run"), ("changed", "1 % changed")]
 RSS_MIB_MAX = 100.0
 
@@ -142,17 +144,9 @@ def main():
     t0 = targets[0]
     md += ["", f"Target: {t0['name']}: {fmt(t0['measured'], 1, ' MiB')} — {'n/a' if t0['pass'] is None else ('PASS' if t0['pass'] else 'FAIL')}"
                + (" (quick size: not the target's size)" if config.get("quick") else ""),
-           f"Machine: {machine.get('nproc')} CPUs ({machine.get('cpu')}), load {machine.get('loadavg_1m_at_start')} → {machine.get('loadavg_1m_at_end')}."]
-    if (machine.get("loadavg_1m_at_start") or 0) > 0.5:
-        md.append(f"**Warning:** load average {machine.get('loadavg_1m_at_start')} at the start: other work on the machine skews these numbers.")
-    text = "\n".join(md) + "\n"
-    with open(args.markdown, "w") as f:
-        f.write(text)
-    print(text, end="")
-    if args.strict and not report["all_targets_pass"]:
-        print("BENCH_STRICT: not every target passed")
-        return 1
-    return 0
+           ]
+    md += report_common.machine_lines(machine)
+    return report_common.finish(md, args.markdown, args.strict, report["all_targets_pass"])
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ import json
 import os
 import statistics
 
+import report_common
+
 # (name, label, what one run does, peer group)
 SUBJECTS = [
     ("webhook-receiver", "`webhook-receiver`",
@@ -150,17 +152,9 @@ def main():
         md.append(f"| {label} | {what} | {fmt(s.get('median_ms'))} | {fmt(s.get('p25_ms'))}–{fmt(s.get('p75_ms'))} | "
                   f"{fmt(s.get('min_ms'))}–{fmt(s.get('max_ms'))} | {fmt(s.get('peak_rss_mib_median'), 1)} | {verdict} | {fmt(vs, 2, '×')} |")
     md += ["", "Only webhook-receiver has peers (same decode + verify + durable write); the other functions are shown as absolute numbers.",
-           f"Machine: {machine.get('nproc')} CPUs ({machine.get('cpu')}), load {machine.get('loadavg_1m_at_start')} → {machine.get('loadavg_1m_at_end')}."]
-    if (machine.get("loadavg_1m_at_start") or 0) > 0.5:
-        md.append(f"**Warning:** load average {machine.get('loadavg_1m_at_start')} at the start: other work on the machine skews these numbers.")
-    text = "\n".join(md) + "\n"
-    with open(args.markdown, "w") as f:
-        f.write(text)
-    print(text, end="")
-    if args.strict and not report["all_targets_pass"]:
-        print("BENCH_STRICT: not every target passed")
-        return 1
-    return 0
+           ]
+    md += report_common.machine_lines(machine)
+    return report_common.finish(md, args.markdown, args.strict, report["all_targets_pass"])
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ import json
 import os
 import statistics
 
+import report_common
+
 # A per-order cost at the largest backlog more than this many times the one at the middle backlog
 # counts as growing faster than linearly (the smallest backlog is dominated by fixed costs).
 SUPERLINEAR_FACTOR = 1.5
@@ -118,14 +120,8 @@ def main():
                  for v in verdicts.values()]
         md.append("Growth (per-order cost at the largest backlog ÷ at the middle one; above "
                   f"{SUPERLINEAR_FACTOR}× counts as faster than linear): " + "; ".join(parts) + ".")
-    md.append(f"Machine: {machine.get('nproc')} CPUs ({machine.get('cpu')}), load {machine.get('loadavg_1m_at_start')} → {machine.get('loadavg_1m_at_end')}.")
-    if (machine.get("loadavg_1m_at_start") or 0) > 0.5:
-        md.append(f"**Warning:** load average {machine.get('loadavg_1m_at_start')} at the start: other work on the machine skews these numbers.")
-    text = "\n".join(md) + "\n"
-    with open(args.markdown, "w") as f:
-        f.write(text)
-    print(text, end="")
-    return 0
+    md += report_common.machine_lines(machine)
+    return report_common.finish(md, args.markdown)
 
 
 if __name__ == "__main__":
