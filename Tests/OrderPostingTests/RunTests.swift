@@ -339,6 +339,7 @@ final class SettlingSleeper: Sleeper {
         set { settler.withLock { $0 = newValue } }
     }
 
+    // A fake: records the wait and moves the manual clock on at once — nothing really sleeps.
     func sleep(seconds: TimeInterval) async throws {
         try Task.checkCancellation()
         await settle?()
