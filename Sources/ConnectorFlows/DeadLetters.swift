@@ -19,7 +19,7 @@ public struct DeadLetterIntake: Sendable {
     let alerts: AlertCenter
     let alertWindow: Duration
 
-    public init(store: any KeyValueStore, clock: any WallClock, retention: Duration, alertWindow: Duration = .seconds(3600)) {
+    public init(store: any KeyValueStore, clock: any WallClock, alertWindow: Duration = .seconds(3600)) {
         self.store = store
         self.clock = clock
         self.alerts = AlertCenter(store: store, clock: clock)

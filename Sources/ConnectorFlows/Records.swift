@@ -106,7 +106,7 @@ extension AuditRecord {
     }
 
     /// A new record for a first attempt.
-    public static func first(connection: String, kind: String, id: String, at: Date) -> AuditRecord {
+    static func first(connection: String, kind: String, id: String, at: Date) -> AuditRecord {
         AuditRecord(connection: connection, kind: kind, id: id, state: .pending, reason: nil, keys: [:], attempts: 0, updatedAt: at, timeline: [])
     }
 }

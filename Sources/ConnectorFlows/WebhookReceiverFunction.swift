@@ -33,7 +33,7 @@ public struct WebhookReceiverFunction: FunctionHandler {
 
     /// CloudEvents reach the receiver only as dead letters of the connector's own hand-offs.
     public func handle(event: CloudEvent, context: InvocationContext) async -> Outcome {
-        await DeadLetterIntake(store: intake.store, clock: intake.clock, retention: intake.settings.retention, alertWindow: intake.settings.alertWindow)
+        await DeadLetterIntake(store: intake.store, clock: intake.clock, alertWindow: intake.settings.alertWindow)
             .receive(event, logger: context.logger)
     }
 }
