@@ -340,7 +340,7 @@ final class SettlingSleeper: Sleeper {
     }
 
     // A fake: records the wait and moves the manual clock on at once — nothing really sleeps.
-    func sleep(seconds: TimeInterval) async throws {
+    func sleep(seconds: TimeInterval) async throws {  // fake: advances the manual clock, never waits
         try Task.checkCancellation()
         await settle?()
         waits.withLock { $0.append(seconds) }
