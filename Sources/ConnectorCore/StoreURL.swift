@@ -7,7 +7,7 @@ public enum StoreURL {
     /// dropped and trailing slashes removed; nil when `text` is not an http(s) URL with a host.
     /// Hand-parsed: it runs on every delivery, and a store URL has no user, query or fragment.
     public static func normalized(_ text: String) -> String? {
-        var rest = Substring(text.trimmingCharacters(in: .whitespaces))
+        var rest = Formatting.trimmedSpaces(text)
         guard let colon = rest.firstIndex(of: ":") else { return nil }
         let scheme = rest[..<colon].lowercased()
         guard scheme == "http" || scheme == "https", rest[colon...].hasPrefix("://") else { return nil }

@@ -31,7 +31,7 @@ public struct AuditTrail: Sendable {
         let now = clock.now()
         let entry = AuditEntry(at: now, connection: connection, subject: subject, event: event, detail: detail)
         let sortable = Formatting.pad(Int(now.unixMilliseconds), 15)
-        let key = Keyspace.audit(connection, sortableTime: sortable, id: UUID().uuidString.lowercased())
+        let key = Keyspace.audit(connection, sortableTime: sortable, id: UUID.random().uuidString.lowercased())
         try await store.setJSON(key, entry, ttl: retention)
     }
 

@@ -23,7 +23,7 @@ extension OrderPoster {
     }
 
     func withStoreLease<T: Sendable>(_ key: String, _ body: () async throws -> T) async throws -> T {
-        let owner = UUID().uuidString.lowercased()
+        let owner = UUID.random().uuidString.lowercased()
         for _ in 0..<settings.entityLeaseAttempts {
             if let lease = try await store.acquireLease(key, owner: owner, ttl: settings.entityLeaseTTL).lease {
                 let keeper = LeaseKeeper.current

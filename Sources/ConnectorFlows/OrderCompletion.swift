@@ -333,7 +333,7 @@ public struct OrderCompletion: Sendable {
         var logger = baseLogger
         logger[metadataKey: "order.id"] = "\(orderID)"
         let leaseKey = Keyspace.orderLease(connection.id, orderID: orderID)
-        guard let lease = try await store.acquireLease(leaseKey, owner: "completion-" + UUID().uuidString.lowercased(), ttl: settings.leaseTTL).lease else {
+        guard let lease = try await store.acquireLease(leaseKey, owner: "completion-" + UUID.random().uuidString.lowercased(), ttl: settings.leaseTTL).lease else {
             logger.info("completion.busy")
             return .busy(orderID: orderID)
         }

@@ -79,7 +79,7 @@ public struct OrderPoster: Sendable {
             return .retryLater("connection \(connectionID) is paused", after: nil)
         }
 
-        let owner = UUID().uuidString.lowercased()
+        let owner = UUID.random().uuidString.lowercased()
         let lease: Lease
         do {
             guard let acquired = try await store.acquireLease(Keyspace.orderLease(connectionID, orderID: orderID), owner: owner, ttl: settings.orderLeaseTTL).lease else {

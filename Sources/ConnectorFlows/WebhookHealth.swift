@@ -100,7 +100,7 @@ public struct WebhookHealth: Sendable {
         guard let deliveryURL = connection.woocommerce.deliveryURL else {
             return WebhookHealthReport(skipped: "the connection has no woocommerce.deliveryURL, so its webhooks are not managed")
         }
-        guard let lease = try await store.acquireLease(Keyspace.webhookHealthLease(connection.id), owner: UUID().uuidString.lowercased(), ttl: settings.leaseTTL).lease else {
+        guard let lease = try await store.acquireLease(Keyspace.webhookHealthLease(connection.id), owner: UUID.random().uuidString.lowercased(), ttl: settings.leaseTTL).lease else {
             return WebhookHealthReport(skipped: "another poll is checking the webhooks")
         }
         do {

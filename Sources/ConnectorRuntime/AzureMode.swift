@@ -124,7 +124,7 @@ public struct AzureMode: Sendable {
             if let envelope = Self.envelope(bytes) {
                 let name = String(segments[1]).removingPercentEncoding ?? String(segments[1])
                 let invocationID = request.headers[HTTPField.Name("X-Azure-Functions-InvocationId")!].map { Formatting.bounded($0, limit: 120) }
-                    ?? Self.string(envelope.metadata, "sys", "RandGuid") ?? UUID().uuidString.lowercased()
+                    ?? Self.string(envelope.metadata, "sys", "RandGuid") ?? UUID.random().uuidString.lowercased()
                 return await invoke(function: name, envelope: envelope, invocationID: invocationID)
             }
             return await forwarding.respond(to: Request(head: request.head, body: RequestBody(buffer: body)), context: context)

@@ -123,7 +123,7 @@ public enum FunctionMain {
     ) async -> Int32 {
         switch mode {
         case .once:
-            let invocationID = UUID().uuidString.lowercased()
+            let invocationID = UUID.random().uuidString.lowercased()
             var invocation = logger
             invocation[metadataKey: "invocation_id"] = "\(invocationID)"
             let context = InvocationContext(function: name, invocationID: invocationID, logger: invocation)

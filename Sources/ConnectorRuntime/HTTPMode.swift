@@ -100,7 +100,7 @@ public struct HTTPMode: Sendable {
             return ("request", .reject(413, "request body over \(settings.hardBodyLimit) bytes"))
         }
         var invocation = logger
-        let requestID = headers["x-request-id"].map { Formatting.bounded($0, limit: 120) } ?? UUID().uuidString.lowercased()
+        let requestID = headers["x-request-id"].map { Formatting.bounded($0, limit: 120) } ?? UUID.random().uuidString.lowercased()
         invocation[metadataKey: "invocation_id"] = "\(requestID)"
         invocation[metadataKey: "mode"] = "http"
         let ctx = InvocationContext(function: function, invocationID: requestID, logger: invocation)

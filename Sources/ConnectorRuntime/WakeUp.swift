@@ -23,7 +23,7 @@ public final class SinkWakeUpSender: WakeUpSender {
     }
 
     public func send(_ event: CloudEvent, logger: Logger) {
-        let id = UUID()
+        let id = UUID.random()
         let started = inFlight.withLock { tasks -> Bool in
             guard tasks.count < Self.maxInFlight else { return false }
             tasks[id] = Task {

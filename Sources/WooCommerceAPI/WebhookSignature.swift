@@ -14,7 +14,7 @@ public enum WebhookSignature {
     /// True when `header` is the signature of `body` under `secret`. Compares the decoded MAC
     /// bytes in constant time; a header that is not base64 simply fails.
     public static func isValid(_ header: String, body: [UInt8], secret: String) -> Bool {
-        guard let presented = Data(base64Encoded: header.trimmingCharacters(in: .whitespaces)) else { return false }
+        guard let presented = Data(base64Encoded: String(Formatting.trimmedSpaces(header))) else { return false }
         // Over one contiguous buffer: the generic DataProtocol path walks it far more slowly.
         let expected = body.withUnsafeBytes { HMAC<SHA256>.authenticationCode(for: $0, using: SymmetricKey(data: Array(secret.utf8))) }
         return Digests.constantTimeEquals(Array(presented), Array(expected))
