@@ -1,6 +1,16 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+/// Release executables start cold for every event on a FaaS, so they are linked for start-up:
+/// position-dependent (the loader then has no 3 MB of relative relocations to apply and no
+/// pages of data to dirty doing it) and without every symbol exported (the runtime's own
+/// `dladdr` at start-up walks the whole dynamic symbol table). Measured on webhook-receiver's
+/// once mode: 9.5 → 7.1 ms and 29.0 → 26.2 MiB peak RSS. The executable's own addresses are
+/// then fixed, as in Go's default builds; shared libraries, heap and stacks stay randomized.
+let coldStartLinking: [LinkerSetting] = [
+    .unsafeFlags(["-Xlinker", "-no-pie", "-Xlinker", "--no-export-dynamic"], .when(platforms: [.linux], configuration: .release)),
+]
+
 /// Every function ships as its own thin executable whose sources live in `functions/<name>/`
 /// (wiring only); the fixture events and README beside `main.swift` are not sources.
 func function(_ name: String) -> Target {
@@ -11,7 +21,8 @@ func function(_ name: String) -> Target {
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ],
         path: "functions/\(name)",
-        exclude: ["README.md", "events"]
+        exclude: ["README.md", "events"],
+        linkerSettings: coldStartLinking
     )
 }
 
@@ -130,7 +141,7 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        ], linkerSettings: coldStartLinking),
         function("webhook-receiver"),
         function("order-poster"),
         function("catalog-push"),
