@@ -21,9 +21,10 @@ COPY Package.swift Package.resolved* ./
 RUN swift package resolve
 COPY . .
 # No system -dev packages: no binary links libcurl or libssl (TLS is swift-nio-ssl's BoringSSL,
-# built in); infra/image/runtime-libraries.txt lists what they do link.
-RUN swift build -c release --static-swift-stdlib \
- && bin="$(swift build -c release --static-swift-stdlib --show-bin-path)" \
+# built in); infra/image/runtime-libraries.txt lists what they do link. scripts/build-release is
+# the one release build (static stdlib, function sections, linked in cold-start order).
+RUN scripts/build-release \
+ && bin="$(scripts/build-release --show-bin-path)" \
  && mkdir -p /staging/bin /staging/share \
  && cp "$bin/mlc" "$bin/webhook-receiver" "$bin/order-poster" "$bin/catalog-push" "$bin/backfill-poll" /staging/bin/ \
  && strip --strip-debug /staging/bin/* \

@@ -99,7 +99,7 @@ EOF
 }
 
 # swift_binaries BUILD_LOG PRODUCT... — the release binaries the suite runs. Unless BENCH_BIN_DIR is
-# set or BENCH_NO_BUILD=1, builds each PRODUCT with `swift build -c release --static-swift-stdlib`
+# set or BENCH_NO_BUILD=1, builds each PRODUCT with `scripts/build-release`
 # (at most BENCH_BUILD_TIMEOUT_S each; output to BUILD_LOG). Sets BIN_DIR (BENCH_BIN_DIR, default
 # .build/release) and swift_note (why a build failed or was not attempted; empty when all is well).
 # The caller checks that the binaries it needs are in BIN_DIR.
@@ -112,9 +112,9 @@ swift_binaries() {
     swift_note="swift toolchain not found; not building"
     return 0
   fi
-  log "swift build -c release --static-swift-stdlib ($*); log: $build_log"
+  log "scripts/build-release ($*); log: $build_log"
   for product in "$@"; do
-    if ! (cd "$BENCH_REPO" && timeout "${BENCH_BUILD_TIMEOUT_S:-2400}" swift build -c release --static-swift-stdlib \
+    if ! (cd "$BENCH_REPO" && timeout "${BENCH_BUILD_TIMEOUT_S:-2400}" scripts/build-release \
           --product "$product") >>"$build_log" 2>&1; then
       swift_note="swift build of $product failed (tail of log below)"
       log "$swift_note"; tail -n 30 "$build_log" >&2

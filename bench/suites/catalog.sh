@@ -52,7 +52,7 @@ MLC=$BIN_DIR/mlc
 PUSH=$BIN_DIR/catalog-push
 MLC_OK=0
 if [[ ! -x $MLC ]]; then
-  swift_note="${swift_note:+$swift_note; }$MLC missing. Build: swift build -c release --static-swift-stdlib --product mlc (or set BENCH_BIN_DIR)"
+  swift_note="${swift_note:+$swift_note; }$MLC missing. Build: scripts/build-release --product mlc (or set BENCH_BIN_DIR)"
 elif ! timeout 30 "$MLC" sandbox --help 2>&1 | grep -q -- --seed-catalog; then
   swift_note="${swift_note:+$swift_note; }$MLC has no \`sandbox --seed-catalog\` (built before it was added); rebuild it"
 else
@@ -110,7 +110,7 @@ if ((MLC_OK)) && [[ -x $PUSH ]]; then
     sandbox_stop
   done
 elif ((MLC_OK)); then
-  sep_reason="$PUSH missing. Build: swift build -c release --static-swift-stdlib --product catalog-push"
+  sep_reason="$PUSH missing. Build: scripts/build-release --product catalog-push"
 fi
 
 # ---- report ----------------------------------------------------------------------------------------------

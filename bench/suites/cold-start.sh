@@ -21,8 +21,13 @@ COLD_RUNS=${BENCH_COLD_RUNS:-$d_runs}
 COLD_WARMUP=${BENCH_COLD_WARMUP:-$d_warm}
 RSS_RUNS=${BENCH_RSS_RUNS:-$d_rss}
 OUT_DIR=${BENCH_OUT_DIR:-$BENCH_DIR/out}
+# BENCH_COLD_PROFILE=DIR: instead of timing, run each Swift subject's cold start once under
+# callgrind and write the functions it executed to DIR/NAME.functions (scripts/cold-start-order
+# turns them into the link order of the release build). No peers, no report.
+PROFILE_DIR=${BENCH_COLD_PROFILE:-}
 
 ensure_tools python3 hyperfine /usr/bin/time node
+[[ -z $PROFILE_DIR ]] || ensure_tools valgrind strip
 if [[ -n ${BENCH_PYTHON:-} ]]; then PYTHON=$BENCH_PYTHON
 elif [[ -x /usr/bin/python3 ]]; then PYTHON=/usr/bin/python3
 else PYTHON=$(python3 -c 'import sys; print(sys.executable)'); fi
@@ -49,7 +54,7 @@ swift_binaries "$TMP/build.log" "${FUNCTIONS[@]}" mlc
 MLC=$BIN_DIR/mlc
 missing=""
 for b in "${FUNCTIONS[@]}" mlc; do [[ -x $BIN_DIR/$b ]] || missing+=" $b"; done
-[[ -z $missing ]] || swift_note="${swift_note:+$swift_note; }missing in $BIN_DIR:$missing. Build: swift build -c release --static-swift-stdlib (or set BENCH_BIN_DIR)"
+[[ -z $missing ]] || swift_note="${swift_note:+$swift_note; }missing in $BIN_DIR:$missing. Build: scripts/build-release (or set BENCH_BIN_DIR)"
 [[ -z $swift_note ]] || log "WARNING: $swift_note"
 
 # status NAME JSON — the subject's status line.
@@ -104,6 +109,7 @@ cold_start() {
     fail_status "$name" failed "smoke run exited non-zero: $(tail -n 1 "$dir/smoke.err") $(tail -n 1 "$dir/smoke.out")"
     return 0
   fi
+  if [[ -n $PROFILE_DIR ]]; then profile_cold_start "$name" "$mode" "$dir" "${cmd[@]}" "${evargs[@]}"; return 0; fi
   log "cold start: $name (${COLD_RUNS} runs + ${COLD_WARMUP} warm-up)"
   if ! timeout 900 hyperfine -N --style none --warmup "$COLD_WARMUP" --runs "$COLD_RUNS" "${prepare[@]}" \
        --export-json "$RES/$name.hyperfine.json" \
@@ -119,6 +125,28 @@ cold_start() {
     tail -n 1 "$dir/rss.one" >>"$RES/$name.rss"
   done
   cp "$dir/smoke.out" "$RES/$name.smoke.out"
+  status "$name" '{"status":"ok"}'
+}
+
+# profile_cold_start NAME MODE DIR CMD... — one cold start under callgrind (on a copy without
+# debug info, which valgrind cannot read), its executed functions' symbols to PROFILE_DIR/NAME.functions.
+profile_cold_start() {
+  local name=$1 mode=$2 dir=$3; shift 3
+  local cmd=("$@")
+  mkdir -p "$TMP/profile-bin" "$PROFILE_DIR"
+  strip --strip-debug -o "$TMP/profile-bin/$name" "${cmd[0]}"
+  cmd[0]=$TMP/profile-bin/$name
+  [[ $mode == fresh ]] && "$BENCH_DIR/lib/next-event" "$GEN/events" "$dir"
+  log "profile: $name under callgrind"
+  if ! timeout 300 valgrind --tool=callgrind --demangle=no --callgrind-out-file="$dir/callgrind.out" "${cmd[@]}" \
+       >"$dir/profile.out" 2>"$dir/profile.err"; then
+    log "$name: the profiled run failed:"; tail -n 5 "$dir/profile.err" >&2
+    fail_status "$name" failed "callgrind run failed: $(tail -n 1 "$dir/profile.err")"
+    return 0
+  fi
+  # Each function is named once per file as fn=(id) NAME or cfn=(id) NAME; later mentions carry the id only.
+  sed -n -E "s/^c?fn=\([0-9]+\) (.+)$/\1/p" "$dir/callgrind.out" | sed -E "s/'[0-9]+$//" | sort -u >"$PROFILE_DIR/$name.functions"
+  log "profile: $name ran $(wc -l <"$PROFILE_DIR/$name.functions") functions"
   status "$name" '{"status":"ok"}'
 }
 
@@ -152,6 +180,12 @@ else
   fail_status backfill-poll skipped "mlc or the store is unavailable"
 fi
 swift_subject mlc "$MLC" none connection list
+if [[ -n $PROFILE_DIR ]]; then
+  notok=$(grep -L '"ok"' "$RES"/*.status 2>/dev/null || true)
+  [[ -z $notok ]] || { log "profile: subjects not profiled: $notok"; cat $notok >&2; exit 1; }
+  log "profiles in $PROFILE_DIR"
+  exit 0
+fi
 
 mkdir -p "$TMP/peer-python" "$TMP/peer-node"
 cold_start python fresh "$PYTHON" "$BENCH_DIR/peers/webhook_once.py" --store "$TMP/peer-python/store.sqlite"

@@ -41,7 +41,7 @@ swift_binaries "$TMP/build.log" mlc
 MLC=$BIN_DIR/mlc
 MLC_OK=0
 if [[ ! -x $MLC ]]; then
-  swift_note="${swift_note:+$swift_note; }$MLC missing. Build: swift build -c release --static-swift-stdlib --product mlc (or set BENCH_BIN_DIR)"
+  swift_note="${swift_note:+$swift_note; }$MLC missing. Build: scripts/build-release --product mlc (or set BENCH_BIN_DIR)"
 elif ! timeout 30 "$MLC" bench-orders --help 2>&1 | grep -q -- --backlog-only; then
   swift_note="${swift_note:+$swift_note; }$MLC has no \`bench-orders --backlog-only\` (built before it was added); rebuild it"
 else

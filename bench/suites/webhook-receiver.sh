@@ -65,7 +65,7 @@ if [[ -x $RECEIVER && -x $MLC ]]; then
   SWIFT_OK=1
 else
   missing_bins=""; [[ -x $RECEIVER ]] || missing_bins+=" $RECEIVER"; [[ -x $MLC ]] || missing_bins+=" $MLC"
-  swift_note="${swift_note:+$swift_note; }Swift binaries missing:$missing_bins — benchmarking the peers only. Build: swift build -c release --static-swift-stdlib --product webhook-receiver && swift build -c release --static-swift-stdlib --product mlc (or set BENCH_BIN_DIR)"
+  swift_note="${swift_note:+$swift_note; }Swift binaries missing:$missing_bins — benchmarking the peers only. Build: scripts/build-release --product webhook-receiver && scripts/build-release --product mlc (or set BENCH_BIN_DIR)"
   log "WARNING: $swift_note"
   for f in cold/swift http/swift http/swift-pg; do
     echo '{"status":"skipped","reason":"Swift binaries missing (see note above)"}' >"$RES/$f.status"
