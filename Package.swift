@@ -7,16 +7,19 @@ import PackageDescription
 ///   default builds; shared libraries, heap and stacks stay randomized);
 /// - without every symbol exported: the runtime's own `dladdr` at start-up walks the whole
 ///   dynamic symbol table;
-/// - with the functions a cold start runs placed together (infra/image/cold-start.order, made by
-///   scripts/cold-start-order; it takes effect with scripts/build-release, which gives every
-///   function its own section), so a start maps a few MiB of code instead of pages all over 30.
-/// Measured on webhook-receiver's once mode: 28.5 → 17.7 MiB peak RSS (docs/benchmarks.md).
-let coldStartLinking: [LinkerSetting] = [
-    .unsafeFlags([
-        "-Xlinker", "-no-pie", "-Xlinker", "--no-export-dynamic",
-        "-Xlinker", "--section-ordering-file=\(Context.packageDirectory)/infra/image/cold-start.order",
-    ], .when(platforms: [.linux], configuration: .release)),
-]
+/// - with the functions its cold start runs placed together (infra/image/cold-start/<name>.order,
+///   made by scripts/cold-start-order; it takes effect with scripts/build-release, which gives
+///   every function its own section), so a start maps a few MiB of code instead of pages all
+///   over 30.
+/// docs/benchmarks.md has the figures.
+func coldStartLinking(_ product: String) -> [LinkerSetting] {
+    [
+        .unsafeFlags([
+            "-Xlinker", "-no-pie", "-Xlinker", "--no-export-dynamic",
+            "-Xlinker", "--section-ordering-file=\(Context.packageDirectory)/infra/image/cold-start/\(product).order",
+        ], .when(platforms: [.linux], configuration: .release)),
+    ]
+}
 
 /// Every function ships as its own thin executable whose sources live in `functions/<name>/`
 /// (wiring only); the fixture events and README beside `main.swift` are not sources.
@@ -29,7 +32,7 @@ func function(_ name: String) -> Target {
         ],
         path: "functions/\(name)",
         exclude: ["README.md", "events"],
-        linkerSettings: coldStartLinking
+        linkerSettings: coldStartLinking(name)
     )
 }
 
@@ -148,7 +151,7 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ], linkerSettings: coldStartLinking),
+        ], linkerSettings: coldStartLinking("mlc")),
         function("webhook-receiver"),
         function("order-poster"),
         function("catalog-push"),
