@@ -55,7 +55,9 @@ public enum Formatting {
     /// A value from outside (a header, an event id) made safe for a log line or a store key:
     /// printable ASCII only, at most `limit` characters.
     public static func bounded(_ value: String, limit: Int = 100) -> String {
-        String(String(value.unicodeScalars.filter { $0.value >= 0x20 && $0.value < 0x7F }).prefix(limit))
+        // Nearly every value already is short printable ASCII: return it as it is.
+        if value.utf8.count <= limit, value.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return value }
+        return String(String(value.unicodeScalars.filter { $0.value >= 0x20 && $0.value < 0x7F }).prefix(limit))
     }
 
     /// `text` without leading and trailing spaces and tabs (Unicode space separators and U+0009,

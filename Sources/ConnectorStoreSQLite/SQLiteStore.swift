@@ -332,7 +332,7 @@ final class GroupCommitWriter: @unchecked Sendable {
             return
         }
         do {
-            try connection.exec("BEGIN IMMEDIATE")
+            try control("BEGIN IMMEDIATE")
         } catch {
             for p in batch { p.continuation.resume(throwing: error) }
             return
@@ -346,13 +346,13 @@ final class GroupCommitWriter: @unchecked Sendable {
                 result = Result { [try connection.query(p.statements[0].sql, p.statements[0].binds)] }
             } else {
                 do {
-                    try connection.exec("SAVEPOINT grp")
+                    try control("SAVEPOINT grp")
                     let rows = try p.statements.map { try connection.query($0.sql, $0.binds) }
-                    try connection.exec("RELEASE grp")
+                    try control("RELEASE grp")
                     result = .success(rows)
                 } catch {
-                    try? connection.exec("ROLLBACK TO grp")
-                    try? connection.exec("RELEASE grp")
+                    try? control("ROLLBACK TO grp")
+                    try? control("RELEASE grp")
                     result = .failure(error)
                 }
             }
@@ -365,12 +365,18 @@ final class GroupCommitWriter: @unchecked Sendable {
             results.append(result)
         }
         do {
-            try connection.exec("COMMIT")
+            try control("COMMIT")
         } catch {
-            try? connection.exec("ROLLBACK")
+            try? control("ROLLBACK")
             for p in batch { p.continuation.resume(throwing: error) }
             return
         }
         for (p, result) in zip(batch, results) { p.continuation.resume(with: result) }
+    }
+
+    /// A transaction-control statement, prepared once and kept like every other statement
+    /// (`exec` would parse it again on every commit of every batch).
+    private func control(_ sql: String) throws {
+        _ = try connection.query(sql)
     }
 }
