@@ -166,16 +166,27 @@ public final class WooCommerceClient: Sendable {
     /// Sends `body` as JSON and decodes the answer as `T`.
     func call<T: Decodable>(_ method: HTTPMethod, _ path: String, query: [(name: String, value: String)] = [],
                             json body: (some Encodable)? = Optional<Empty>.none, as type: T.Type = T.self) async throws -> T {
-        var buffer: ByteBuffer?
-        if let body {
-            do {
-                buffer = ByteBuffer(data: try Self.makeEncoder().encode(body))
-            } catch {
-                throw WooCommerceError.invalidRequest("the request body could not be encoded: \(error)", request: "\(method.rawValue) \(path)")
-            }
-        }
+        let buffer = try body.map { try encoded($0, request: "\(method.rawValue) \(path)") }
         let response = try await send(method, path, query: query, body: buffer)
         return try decode(T.self, response)
+    }
+
+    /// POSTs a batch and decodes the answer one item at a time (``WooBatchResult/decodeItemByItem(_:decoder:)``).
+    func sendBatch<Input, Item: Decodable>(_ path: String, _ batch: WooBatch<Input>) async throws -> WooBatchResult<Item> {
+        let response = try await send(.POST, path, body: try encoded(batch, request: "POST \(path)"))
+        do {
+            return try WooBatchResult<Item>.decodeItemByItem(response.body, decoder: Self.makeDecoder())
+        } catch {
+            throw WooCommerceError(status: response.status, code: "invalid_response", message: Self.describe(error), request: response.request)
+        }
+    }
+
+    func encoded(_ body: some Encodable, request: String) throws -> ByteBuffer {
+        do {
+            return ByteBuffer(data: try Self.makeEncoder().encode(body))
+        } catch {
+            throw WooCommerceError.invalidRequest("the request body could not be encoded: \(error)", request: request)
+        }
     }
 
     func decode<T: Decodable>(_ type: T.Type, _ response: Response) throws -> T {
