@@ -39,18 +39,31 @@ struct CatalogExecutor: Sendable {
         }
     }
 
+    /// One product batch: a range of the plan's creates followed by the updates (creates come
+    /// first across the whole plan, so a batch holds the last creates and the first updates).
+    struct ProductChunk: Sendable { var creates: Range<Int>; var updates: Range<Int> }
+
+    /// The plan's products cut into batches of ≤ `size` (creates then updates), as index
+    /// ranges: the items are read from the plan when their batch is sent, never copied.
+    static func productChunks(creates: Int, updates: Int, size: Int) -> [ProductChunk] {
+        stride(from: 0, to: creates + updates, by: size).map { start in
+            let end = min(start + size, creates + updates)
+            return ProductChunk(creates: min(start, creates)..<min(end, creates), updates: max(start - creates, 0)..<max(end - creates, 0))
+        }
+    }
+
     func execute(_ plan: CatalogPlan) async throws -> Outcome {
         var outcome = Outcome()
+        var parentIDs: [String: Int] = [:]
         for state in plan.adoptedUnchanged { try await save(state) }
 
-        // Products: creates then updates, ≤ 100 per batch.
-        enum ProductItem: Sendable { case create(CatalogPlan.ProductCreate), update(CatalogPlan.ProductUpdate) }
-        let items: [ProductItem] = plan.productCreates.map { .create($0) } + plan.productUpdates.map { .update($0) }
-        let chunks = stride(from: 0, to: items.count, by: WooBatch<WooProductInput>.maxItems).map { Array(items[$0..<min($0 + WooBatch<WooProductInput>.maxItems, items.count)]) }
+        // Products: creates then updates, ≤ 100 per batch; each batch's results are recorded as
+        // it answers, so at most `concurrency` batches' results are held at once.
+        let chunks = Self.productChunks(creates: plan.productCreates.count, updates: plan.productUpdates.count, size: WooBatch<WooProductInput>.maxItems)
         let woo = self.woo, calls = self.calls, now = clock.now()
-        let productResults = await runLimited(chunks) { chunk -> [ItemResult] in
-            let creates = chunk.compactMap { if case .create(let c) = $0 { c } else { nil } }
-            let updates = chunk.compactMap { if case .update(let u) = $0 { u } else { nil } }
+        try await runLimited(chunks, { chunk -> [ItemResult] in
+            let creates = plan.productCreates[chunk.creates]
+            let updates = plan.productUpdates[chunk.updates]
             let batch = WooBatch(create: creates.map(\.input), update: updates.map { WooBatchUpdate(id: $0.id, changes: $0.input) })
             do {
                 let result = try await calls.run { try await woo.batchProducts(batch) }
@@ -76,10 +89,8 @@ struct CatalogExecutor: Sendable {
             } catch {
                 return creates.map { .failed(sku: $0.sku, why: "\(error)") } + updates.map { .failed(sku: $0.sku, why: "\(error)") }
             }
-        }
+        }, record: { try await record($0, into: &outcome, parentIDs: &parentIDs) })
         outcome.writes += chunks.count
-        var parentIDs: [String: Int] = [:]
-        try await record(productResults, into: &outcome, parentIDs: &parentIDs)
 
         // Variations per parent.
         struct VariationChunk: Sendable { var parentSKU: String; var parentID: Int; var creates: [CatalogPlan.VariationCreate]; var updates: [CatalogPlan.VariationUpdate] }
@@ -101,7 +112,7 @@ struct CatalogExecutor: Sendable {
                 variationChunks.append(VariationChunk(parentSKU: work.parentSKU, parentID: parentID, creates: takeCreates, updates: takeUpdates))
             }
         }
-        let variationResults = await runLimited(variationChunks) { chunk -> [ItemResult] in
+        try await runLimited(variationChunks, { chunk -> [ItemResult] in
             let batch = WooBatch(create: chunk.creates.map(\.input), update: chunk.updates.map { WooBatchUpdate(id: $0.id, changes: $0.input) })
             do {
                 let result = try await calls.run { try await woo.batchVariations(productID: chunk.parentID, batch) }
@@ -126,34 +137,34 @@ struct CatalogExecutor: Sendable {
             } catch {
                 return chunk.creates.map { .failed(sku: $0.sku, why: "\(error)") } + chunk.updates.map { .failed(sku: $0.sku, why: "\(error)") }
             }
-        }
+        }, record: { try await record($0, into: &outcome, parentIDs: &parentIDs) })
         outcome.writes += variationChunks.count
-        try await record(variationResults, into: &outcome, parentIDs: &parentIDs)
         try await recordFailures(plan.failures.map { ($0.sku, $0.why) })
         for failure in plan.failures { outcome.failed[failure.sku] = failure.why }
         return outcome
     }
 
-    /// Runs `work` over `chunks`, at most `concurrency` at once, results in chunk order.
-    func runLimited<Chunk: Sendable>(_ chunks: [Chunk], _ work: @escaping @Sendable (Chunk) async -> [ItemResult]) async -> [ItemResult] {
-        guard !chunks.isEmpty else { return [] }
+    /// Runs `work` over `chunks`, at most `concurrency` at once, and hands each chunk's results
+    /// to `record` as soon as they are in (in the order chunks answer). A failing `record` (the
+    /// store) stops sending further chunks.
+    func runLimited<Chunk: Sendable>(_ chunks: [Chunk], _ work: @escaping @Sendable (Chunk) async -> [ItemResult],
+                                     record: ([ItemResult]) async throws -> Void) async throws {
+        guard !chunks.isEmpty else { return }
         requests.add(chunks.count)
-        var results = [[ItemResult]](repeating: [], count: chunks.count)
-        await withTaskGroup(of: (Int, [ItemResult]).self) { group in
+        try await withThrowingTaskGroup(of: [ItemResult].self) { group in
             var next = 0
             func addNext() {
                 guard next < chunks.count else { return }
-                let index = next, chunk = chunks[index]
+                let chunk = chunks[next]
                 next += 1
-                group.addTask { (index, await work(chunk)) }
+                group.addTask { await work(chunk) }
             }
             for _ in 0..<concurrency { addNext() }
-            for await (index, result) in group {
-                results[index] = result
+            while let results = try await group.next() {
+                try await record(results)
                 addNext()
             }
         }
-        return results.flatMap { $0 }
     }
 
     func record(_ results: [ItemResult], into outcome: inout Outcome, parentIDs: inout [String: Int]) async throws {

@@ -115,25 +115,29 @@ public struct CatalogPush: Sendable {
         calls.maxAttempts = settings.maxAttempts
         let currency = settings.currency ?? connection.mapping.currencies.first ?? "USD"
 
-        let rows = try await CatalogReader(client: fo, settings: connection.catalog, currency: currency, itemNumbers: subset).read()
-        let unposted = try await unpostedQuantities(connectionID: connectionID, woo: woo, calls: calls, requests: requests, concurrency: connection.catalog.wooConcurrency)
-        let desired = try CatalogMapper.desiredCatalog(rows, connection: connection, currency: currency, unposted: unposted, now: clock.now())
+        // The F&O rows live only until they are mapped, not through the WooCommerce writes.
+        let desired: DesiredCatalog, read: ReadSummary
+        do {
+            let rows = try await CatalogReader(client: fo, settings: connection.catalog, currency: currency, itemNumbers: subset).read()
+            let unposted = try await unpostedQuantities(connectionID: connectionID, woo: woo, calls: calls, requests: requests, concurrency: connection.catalog.wooConcurrency)
+            desired = try CatalogMapper.desiredCatalog(rows, connection: connection, currency: currency, unposted: unposted, now: clock.now())
+            read = ReadSummary(released: rows.released.count, onHand: rows.onHand.count)
+        }
         let states = try await loadStates(connectionID)
 
         var planner = CatalogPlanner(connection: connection, desired: desired, states: states, subset: subset.map(Set.init))
-        // Adoption: SKUs the store does not know yet are looked up in one paged listing.
+        // Adoption: SKUs the store does not know yet are looked up in one paged listing, each
+        // page adopted as it comes (the first product with a SKU wins, as over the whole list).
         if planner.needsListing {
             var page = 1
-            var listed: [WooProduct] = []
             while true {
                 let current = page
                 let result = try await calls.run { try await woo.products(page: current, perPage: 100) }
                 requests.add()
-                listed += result.items
+                planner.adopt(result.items)
                 guard result.hasMore, !result.items.isEmpty, page < 1000 else { break }
                 page += 1
             }
-            planner.adopt(listed)
         }
         // Variations of variable products whose variations are not all known.
         for parentID in planner.parentsNeedingVariations {
@@ -161,7 +165,7 @@ public struct CatalogPush: Sendable {
         // Safety valve: drafting or zeroing more than the share of what was pushed.
         let base = states.values.filter { !$0.retired }.count
         if base > 0, Double(plan.destructive) > connection.catalog.safetyValveShare * Double(base) {
-            let cause = Self.likelyCause(rows: rows, desired: desired, plan: plan, base: base)
+            let cause = Self.likelyCause(read: read, desired: desired, plan: plan, base: base)
             let detail = "the catalog push would draft or zero \(plan.destructive) of \(base) pushed SKUs (more than \(Int((connection.catalog.safetyValveShare * 100).rounded()))%); nothing was changed. Likely cause: \(cause)"
             if !dryRun {
                 await alerts.raise(connection: connectionID, reason: Self.safetyValveReason, detail: detail,
@@ -205,10 +209,14 @@ public struct CatalogPush: Sendable {
         return report
     }
 
-    static func likelyCause(rows: CatalogRows.Snapshot, desired: DesiredCatalog, plan: CatalogPlan, base: Int) -> String {
-        if rows.released.isEmpty { return "F&O returned no released products (an empty or failed read, or a changed legal entity)" }
+    /// What the safety valve's message needs to know of the F&O read (the rows themselves are
+    /// dropped once mapped).
+    struct ReadSummary: Sendable { var released: Int; var onHand: Int }
+
+    static func likelyCause(read: ReadSummary, desired: DesiredCatalog, plan: CatalogPlan, base: Int) -> String {
+        if read.released == 0 { return "F&O returned no released products (an empty or failed read, or a changed legal entity)" }
         if desired.products.isEmpty { return "no released product is web-sellable any more (check catalog.webSellableBy / webSellableValues)" }
-        if rows.onHand.isEmpty { return "F&O returned no on-hand rows (an empty read, or catalog.warehouses names no warehouse with stock)" }
+        if read.onHand == 0 { return "F&O returned no on-hand rows (an empty read, or catalog.warehouses names no warehouse with stock)" }
         if plan.retirements > plan.zeroings { return "F&O returned only part of the released products (\(desired.skuCount) SKUs now against \(base) pushed) — a partial read, or many items were made non-sellable at once" }
         return "on hand dropped to zero for \(plan.zeroings) SKUs at once (a partial on-hand read, a warehouse removed from catalog.warehouses, or many unposted orders)"
     }

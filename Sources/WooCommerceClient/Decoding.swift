@@ -1,5 +1,7 @@
 import ConnectorCore
 import Foundation
+import NIOCore
+import NIOFoundationCompat
 
 // How WooCommerce's JSON becomes typed values. Money arrives as decimal *strings* ("73.22",
 // "6", "" for "none"); a few values (line-item `price`, `rate_percent`, coupon
@@ -125,5 +127,90 @@ public enum WooJSONValue: Sendable, Hashable, Codable {
         case .number(let n): "\(n)"
         default: nil
         }
+    }
+}
+
+extension WooBatchResult {
+    /// Decodes a batch answer item by item. `JSONDecoder` maps every value of a document
+    /// before decoding any, and each product of an answer carries lists the connector never
+    /// reads (`related_ids`, `meta_data`, …): 100 of them mapped at once cost tens of MB where
+    /// one at a time costs a hundredth. The result is the same as decoding the whole answer,
+    /// and so are the errors: anything the split cannot read is decoded whole instead.
+    static func decodeItemByItem(_ body: ByteBuffer, decoder: JSONDecoder) throws -> WooBatchResult {
+        let items: WooBatchResult? = try body.withUnsafeReadableBytes { bytes in
+            guard let groups = JSONArrayMembers.split(bytes) else { return nil }
+            func decode(_ key: String) throws -> [WooBatchItem<Item>] {
+                try (groups[key] ?? []).map { try decoder.decode(WooBatchItem<Item>.self, from: Data(UnsafeRawBufferPointer(rebasing: bytes[$0]))) }
+            }
+            do {
+                return WooBatchResult(create: try decode("create"), update: try decode("update"), delete: try decode("delete"))
+            } catch {
+                return nil   // decoded whole below, for the error's full path
+            }
+        }
+        return try items ?? decoder.decode(WooBatchResult.self, from: body)
+    }
+}
+
+/// Splits the array members of a JSON object into their elements' byte ranges, without
+/// decoding them: `{"create":[{…},{…}],"update":[]}` → `["create": [r1, r2], "update": []]`.
+/// Strings are skipped whole (escapes included), so brackets and commas inside them do not
+/// count. nil when the bytes are not one balanced JSON object.
+enum JSONArrayMembers {
+    static func split(_ bytes: UnsafeRawBufferPointer) -> [String: [Range<Int>]]? {
+        var members: [String: [Range<Int>]] = [:]
+        var depth = 0
+        var lastKey: String?       // the last string read directly in the object: a member name
+        var open: String?          // the member whose array is being split
+        var itemStart: Int?
+        var index = 0
+        func closeItem(at end: Int) {
+            if let open, let start = itemStart { members[open, default: []].append(start..<end) }
+            itemStart = nil
+        }
+        while index < bytes.count {
+            let byte = bytes[index]
+            if depth == 2, open != nil, itemStart == nil, !Self.isSpace(byte), byte != UInt8(ascii: ","), byte != UInt8(ascii: "]") {
+                itemStart = index
+            }
+            switch byte {
+            case UInt8(ascii: "\""):
+                let start = index + 1
+                index += 1
+                while index < bytes.count, bytes[index] != UInt8(ascii: "\"") {
+                    index += bytes[index] == UInt8(ascii: "\\") ? 2 : 1
+                }
+                guard index < bytes.count else { return nil }
+                if depth == 1 { lastKey = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self) }
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                if depth == 0, byte != UInt8(ascii: "{") { return nil }
+                if depth == 1, byte == UInt8(ascii: "["), let lastKey {
+                    open = lastKey
+                    members[lastKey] = []
+                }
+                depth += 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                depth -= 1
+                guard depth >= 0 else { return nil }
+                if depth == 1, open != nil {
+                    closeItem(at: index)
+                    open = nil
+                }
+                if depth == 0 {
+                    // Only whitespace may follow the object.
+                    return bytes[(index + 1)...].allSatisfy(Self.isSpace) ? members : nil
+                }
+            case UInt8(ascii: ","):
+                if depth == 2, open != nil { closeItem(at: index) }
+            default:
+                break
+            }
+            index += 1
+        }
+        return nil
+    }
+
+    static func isSpace(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") || byte == UInt8(ascii: "\t")
     }
 }

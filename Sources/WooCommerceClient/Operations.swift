@@ -136,7 +136,7 @@ extension WooCommerceClient {
     /// item of the result. More than 100 is refused here, before anything is sent.
     public func batchProducts(_ batch: WooBatch<WooProductInput>) async throws -> WooBatchResult<WooProduct> {
         try checkBatch(batch.count, "/products/batch")
-        return try await call(.POST, "/products/batch", json: batch)
+        return try await sendBatch("/products/batch", batch)
     }
 
     // MARK: variations
@@ -161,7 +161,7 @@ extension WooCommerceClient {
     public func batchVariations(productID: Int, _ batch: WooBatch<WooVariationInput>) async throws -> WooBatchResult<WooVariation> {
         let path = "/products/\(productID)/variations/batch"
         try checkBatch(batch.count, path)
-        return try await call(.POST, path, json: batch)
+        return try await sendBatch(path, batch)
     }
 
     // MARK: webhooks

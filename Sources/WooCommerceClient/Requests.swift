@@ -179,6 +179,12 @@ public struct WooBatchResult<Item: Sendable & Decodable>: Sendable, Decodable {
 
     enum CodingKeys: String, CodingKey { case create, update, delete }
 
+    init(create: [WooBatchItem<Item>], update: [WooBatchItem<Item>], delete: [WooBatchItem<Item>]) {
+        self.create = create
+        self.update = update
+        self.delete = delete
+    }
+
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         create = try c.decodeIfPresent([WooBatchItem<Item>].self, forKey: .create) ?? []

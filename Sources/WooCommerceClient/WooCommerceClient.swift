@@ -137,7 +137,7 @@ public final class WooCommerceClient: Sendable {
         let bytes: ByteBuffer
         do {
             response = try await httpClient.execute(request, timeout: .milliseconds(Int64(configuration.requestTimeout * 1000)), logger: transportLogger)
-            bytes = try await response.body.collect(upTo: Self.maxBodyBytes)
+            bytes = try await Self.collect(response, upTo: Self.maxBodyBytes)
         } catch is CancellationError {
             throw CancellationError()
         } catch {
@@ -163,19 +163,45 @@ public final class WooCommerceClient: Sendable {
         return Response(status: status, headers: response.headers, body: bytes, request: label)
     }
 
+    /// The whole body in one buffer, sized by `Content-Length` when the store sends it
+    /// (`collect(upTo:)` grows by doubling: a 5 MB batch answer would sit in 8 MB, copied on
+    /// the way there).
+    static func collect(_ response: HTTPClientResponse, upTo limit: Int) async throws -> ByteBuffer {
+        guard let length = response.headers.first(name: "Content-Length").flatMap({ Int($0) }), (0...limit).contains(length) else {
+            return try await response.body.collect(upTo: limit)
+        }
+        var bytes = ByteBufferAllocator().buffer(capacity: length)
+        for try await var chunk in response.body {
+            guard bytes.readableBytes + chunk.readableBytes <= limit else { throw NIOTooManyBytesError(maxBytes: limit) }
+            bytes.writeBuffer(&chunk)
+        }
+        return bytes
+    }
+
     /// Sends `body` as JSON and decodes the answer as `T`.
     func call<T: Decodable>(_ method: HTTPMethod, _ path: String, query: [(name: String, value: String)] = [],
                             json body: (some Encodable)? = Optional<Empty>.none, as type: T.Type = T.self) async throws -> T {
-        var buffer: ByteBuffer?
-        if let body {
-            do {
-                buffer = ByteBuffer(data: try Self.makeEncoder().encode(body))
-            } catch {
-                throw WooCommerceError.invalidRequest("the request body could not be encoded: \(error)", request: "\(method.rawValue) \(path)")
-            }
-        }
+        let buffer = try body.map { try encoded($0, request: "\(method.rawValue) \(path)") }
         let response = try await send(method, path, query: query, body: buffer)
         return try decode(T.self, response)
+    }
+
+    /// POSTs a batch and decodes the answer one item at a time (``WooBatchResult/decodeItemByItem(_:decoder:)``).
+    func sendBatch<Input, Item: Decodable>(_ path: String, _ batch: WooBatch<Input>) async throws -> WooBatchResult<Item> {
+        let response = try await send(.POST, path, body: try encoded(batch, request: "POST \(path)"))
+        do {
+            return try WooBatchResult<Item>.decodeItemByItem(response.body, decoder: Self.makeDecoder())
+        } catch {
+            throw WooCommerceError(status: response.status, code: "invalid_response", message: Self.describe(error), request: response.request)
+        }
+    }
+
+    func encoded(_ body: some Encodable, request: String) throws -> ByteBuffer {
+        do {
+            return ByteBuffer(data: try Self.makeEncoder().encode(body))
+        } catch {
+            throw WooCommerceError.invalidRequest("the request body could not be encoded: \(error)", request: request)
+        }
     }
 
     func decode<T: Decodable>(_ type: T.Type, _ response: Response) throws -> T {
