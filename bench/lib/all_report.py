@@ -241,7 +241,7 @@ def main():
         f.write("\n")
     md = [f"# ml-connector benchmarks — `bench/run {'--quick ' if quick else ''}all`, {report['generated_at']}", ""]
     md.append(f"Machine: {m['nproc']} CPUs ({m['cpu']}), {fmt(m['memory_gib'], 1)} GiB RAM, {m['kernel']}, {m['os']}; {m['swift']}. "
-              f"Build: release, static Swift standard library, commit {m['git_commit']}{' (uncommitted changes)' if m['git_dirty'] else ''}, binaries from `{args.bin_dir}`.")
+              f"Build: `scripts/build-release` (release, static Swift standard library, function sections linked in cold-start order), commit {m['git_commit']}{' (uncommitted changes)' if m['git_dirty'] else ''}, binaries from `{args.bin_dir}`.")
     md.append(f"1-minute load average {fmt(m['loadavg_1m_at_start'])} at the start, {fmt(m['loadavg_1m_at_end'])} at the end; "
               f"{report['seconds_total']} s in all ({', '.join(f'{k} {v} s' for k, v in durations.items())}).")
     if (m["loadavg_1m_at_start"] or 0) > 0.5:
