@@ -146,7 +146,7 @@ extension DynamicsEmulator {
                 case .changeset(let ops):
                     let changesetBoundary = "changesetresponse_" + core.random.uuid().lowercased()
                     out += "Content-Type: multipart/mixed; boundary=\(changesetBoundary)\r\n\r\n"
-                    let snapshot = core.data
+                    let savepoint = core.data.beginChangeset()
                     var parts: [String] = []
                     var failed = false
                     for op in ops {
@@ -158,13 +158,14 @@ extension DynamicsEmulator {
                         }
                         if response.status >= 400 {
                             // All or nothing: roll back, answer the changeset with the failing part only.
-                            core.data = snapshot
+                            core.data.rollBack(to: savepoint)
                             parts = [DynamicsEmulator.httpPart(response, contentID: op.contentID)]
                             failed = true
                             break
                         }
                         parts.append(DynamicsEmulator.httpPart(response, contentID: op.contentID))
                     }
+                    if !failed { core.data.commitChangeset() }
                     if !failed, !ops.isEmpty { wrote = true }
                     for part in parts { out += "--\(changesetBoundary)\r\n" + part }
                     out += "--\(changesetBoundary)--\r\n"

@@ -22,15 +22,78 @@ struct WriteContext {
 /// rolls back by restoring the copy taken before it.
 struct DataStore: Sendable {
     let schema: EmulatorSchema
-    var tables: [String: [StoredRow]] = [:]
+    /// Changed only through ``Table``'s own methods (or ``appendRow(_:to:)``), which keep its indexes.
+    var tables: [String: Table] = [:]
     var sequences: [String: Int] = [:]
     var nextRecId: Int64 = 5_637_144_576
     /// Sales tax percent per "SALESTAXGROUP/ITEMTAXGROUP" (empty: F&O calculates no tax here).
     var salesTaxRates: [String: Decimal] = [:]
 
+    /// Counts the rows read (shared with every copy).
+    let probe = RowProbe()
+
     init(schema: EmulatorSchema, salesTaxRates: [String: Decimal] = [:]) {
         self.schema = schema
         self.salesTaxRates = salesTaxRates
+    }
+
+    /// The string fields records of a set are looked up by — by the entity logic here and by
+    /// the connector's `$filter`s — indexed as F&O's tables index them.
+    static let lookupFields: [String: [String]] = [
+        "SalesOrderHeadersV2": ["SalesOrderNumber", "CustomersOrderReference"],
+        "SalesOrderLines": ["SalesOrderNumber"],
+        "CustomerPaymentJournalHeaders": ["JournalBatchNumber"],
+        "CustomerPaymentJournalLines": ["JournalBatchNumber", "PaymentReference"],
+        "CustomersV3": ["CustomerAccount"],
+        "ReleasedProductsV2": ["ItemNumber"],
+        "ProductsV2": ["ProductNumber"],
+        "ReleasedProductVariantsV2": ["ProductMasterNumber"],
+        "WarehousesOnHandV2": ["ItemNumber"],
+        "BankAccounts": ["BankAccountId"],
+        "SalesInvoiceHeadersV2": ["SalesOrderNumber"],
+        "SalesInvoiceLines": ["SalesOrderNumber"],
+        "SalesInvoiceV2Lines": ["SalesOrderNumber"],
+    ]
+
+    func makeTable(_ set: EntitySetSchema) -> Table {
+        let lookups = (DataStore.lookupFields[set.name] ?? []).filter { set.property($0)?.kind == .string }
+        return Table(keyFields: set.keys, keyDefaults: set.keys.map { set.property($0).map(emptyValue) ?? .null }, lookupFields: lookups, probe: probe)
+    }
+
+    /// Adds a row at the end of its set; returns its position.
+    mutating func appendRow(_ row: StoredRow, to set: EntitySetSchema) -> Int {
+        if tables[set.name] == nil { tables[set.name] = makeTable(set) }
+        tables[set.name]!.append(row)
+        return tables[set.name]!.count - 1
+    }
+
+    // MARK: changesets
+
+    /// What a changeset restores when one of its parts fails.
+    struct Savepoint {
+        var tableNames: Set<String>
+        var sequences: [String: Int]
+        var nextRecId: Int64
+    }
+
+    /// Starts recording changes (instead of copying every table, which costs as much as the
+    /// tables are long).
+    mutating func beginChangeset() -> Savepoint {
+        for name in tables.keys { tables[name]!.startRecording() }
+        return Savepoint(tableNames: Set(tables.keys), sequences: sequences, nextRecId: nextRecId)
+    }
+
+    mutating func commitChangeset() {
+        for name in tables.keys { tables[name]!.stopRecording() }
+    }
+
+    /// Puts everything back as it was at `savepoint`: all or nothing.
+    mutating func rollBack(to savepoint: Savepoint) {
+        for name in Array(tables.keys) {
+            if savepoint.tableNames.contains(name) { tables[name]!.rollBack() } else { tables.removeValue(forKey: name) }
+        }
+        sequences = savepoint.sequences
+        nextRecId = savepoint.nextRecId
     }
 
     /// Entities only F&O itself writes (posted invoices, on-hand aggregates): the API refuses
@@ -81,21 +144,34 @@ struct DataStore: Sendable {
 
     /// Rows whose key equals `key` (all key parts given).
     func index(of key: [String: ODataValue], in set: EntitySetSchema) -> Int? {
-        tables[set.name, default: []].firstIndex { row in
+        let table = tables[set.name, default: []]
+        func matches(_ row: StoredRow) -> Bool {
             set.keys.allSatisfy { k in
                 guard let wanted = key[k] else { return false }
                 return DataStore.sameValue(value(row, k, in: set), wanted)
             }
         }
+        guard let candidates = table.keyCandidates(key) else { return table.firstIndex(where: matches) }
+        return candidates.first { matches(table[$0]) }
     }
 
     /// Finds a row of `setName` whose `field` equals `value` (in `company` when the set is per company).
     func find(_ setName: String, _ field: String, _ value: String, company: String?) -> StoredRow? {
         guard let set = schema.entitySets[setName] else { return nil }
-        return tables[setName, default: []].first { row in
-            if set.isCompanySpecific, let company, string(row, "dataAreaId") != company { return false }
-            return string(row, field).caseInsensitiveCompare(value) == .orderedSame
+        let table = tables[setName, default: []]
+        for position in table.positions(field, value) {
+            let row = table[position]
+            if set.isCompanySpecific, let company, string(row, "dataAreaId") != company { continue }
+            if string(row, field).caseInsensitiveCompare(value) == .orderedSame { return row }
         }
+        return nil
+    }
+
+    /// The rows of `setName` whose `field` may equal `text` (ignoring ASCII case), in table
+    /// order: through the field's index when it has one, else all of them. Callers check each.
+    func rows(_ setName: String, _ field: String, _ text: String) -> [StoredRow] {
+        let table = tables[setName, default: []]
+        return table.positions(field, text).map { table[$0] }
     }
 
     mutating func nextNumber(_ sequence: String, company: String) -> Int {
@@ -208,8 +284,7 @@ struct DataStore: Sendable {
         }
         try checkForeignKeys(set, values, changed: Set(values.keys), company: company)
         let row = StoredRow(values: values, recId: newRecId(), recVersion: 1)
-        tables[setName, default: []].append(row)
-        let index = tables[setName]!.count - 1
+        let index = appendRow(row, to: set)
         if setName == "SalesOrderLines", !context.seeding { reserveOnHand(for: values, company: company) }
         return index
     }
@@ -307,7 +382,7 @@ struct DataStore: Sendable {
             if values["InventoryLotId"] == nil || values["InventoryLotId"] == "" {
                 values["InventoryLotId"] = .string(String(format: "%06d", nextNumber("InventTransId", company: company)))
             }
-            let siblings = tables["SalesOrderLines", default: []].filter { string($0, "dataAreaId") == company && string($0, "SalesOrderNumber").caseInsensitiveCompare(orderNumber) == .orderedSame }
+            let siblings = rows("SalesOrderLines", "SalesOrderNumber", orderNumber).filter { string($0, "dataAreaId") == company && string($0, "SalesOrderNumber").caseInsensitiveCompare(orderNumber) == .orderedSame }
             values["LineCreationSequenceNumber"] = .number(Decimal(siblings.count + 1))
             if values["LineNumber"] == nil {
                 let last = siblings.map { decimal($0, "LineNumber") }.max() ?? 0
@@ -347,7 +422,7 @@ struct DataStore: Sendable {
                 throw infolog(set, "Error: Journal \(batch) is posted and cannot be changed.")
             }
             if values["LineNumber"] == nil {
-                let last = tables[set.name, default: []].filter { string($0, "dataAreaId") == company && string($0, "JournalBatchNumber") == batch }.map { decimal($0, "LineNumber") }.max() ?? 0
+                let last = rows(set.name, "JournalBatchNumber", batch).filter { string($0, "dataAreaId") == company && string($0, "JournalBatchNumber") == batch }.map { decimal($0, "LineNumber") }.max() ?? 0
                 values["LineNumber"] = .number(last + 1)
             }
             if values["AccountType"]?.stringValue == "Cust" {
@@ -375,7 +450,7 @@ struct DataStore: Sendable {
 
     func checkVariant(_ set: EntitySetSchema, _ values: [String: ODataValue], master: String, company: String) throws(ODataError) {
         let dims = ["ProductConfigurationId", "ProductSizeId", "ProductColorId", "ProductStyleId", "ProductVersionId"]
-        let found = tables["ReleasedProductVariantsV2", default: []].contains { row in
+        let found = rows("ReleasedProductVariantsV2", "ProductMasterNumber", master).contains { row in
             string(row, "dataAreaId") == company && string(row, "ProductMasterNumber").caseInsensitiveCompare(master) == .orderedSame
                 && dims.allSatisfy { string(row, $0).caseInsensitiveCompare(values[$0]?.stringValue ?? "") == .orderedSame }
         }
@@ -453,8 +528,10 @@ struct DataStore: Sendable {
         }
         if setName == "CustomersV3" { try required(set, values, ["CustomerGroupId", "SalesCurrencyCode"]) }
         try checkForeignKeys(set, values, changed: Set(changes.keys), company: company)
-        tables[setName]![i].values = values
-        tables[setName]![i].recVersion = tables[setName]![i].recVersion &* 31 &+ 7_919 & 0x7FFF_FFFF
+        var updated = existing
+        updated.values = values
+        updated.recVersion = existing.recVersion &* 31 &+ 7_919 & 0x7FFF_FFFF
+        tables[setName]![i] = updated
     }
 
     mutating func delete(_ setName: String, key: [String: ODataValue]) throws(ODataError) {

@@ -177,6 +177,9 @@ public final class DynamicsEmulator: Sendable {
     let core: Mutex<Core>
     /// ``Faults/truncateReads``, apart from `core` (read while `core` is locked).
     let readTruncation = Mutex<[String: Double]>([:])
+    /// CPU nanoseconds spent answering `/data` requests (routing, OData, `$batch`, the tables;
+    /// not the HTTP server around it).
+    let servingCPU = Atomic<Int>(0)
     /// The schema every entity set is served from.
     public let schema: EmulatorSchema
 
@@ -218,6 +221,15 @@ public final class DynamicsEmulator: Sendable {
             for key in core.tokens.keys { core.tokens[key]!.expiresAt = now.addingTimeInterval(-1) }
         }
     }
+
+    /// CPU seconds this emulator has spent answering `/data` requests so far (the work under
+    /// its lock: routing, OData, `$batch`, the tables — not the HTTP server). Benchmarks that
+    /// run the emulator in their own process take it out of the process's CPU time.
+    public var servingCPUSeconds: Double { Double(servingCPU.load(ordering: .relaxed)) / 1e9 }
+
+    /// Rows read from the tables so far (by requests, look-ups, scans and ``records(_:)``):
+    /// what shows that a request reads as many rows however many are stored.
+    var rowsRead: Int { core.withLock { $0.data.probe.total } }
 
     /// The stored rows of an entity set, rendered as a full F&O read shows them.
     public func records(_ entitySet: String) -> [ODataRecord] {
@@ -343,7 +355,9 @@ public final class DynamicsEmulator: Sendable {
             log(request, throttled.status, tokenValid: true, contentIDs: [])
             return throttled.response
         }
+        let started = ThreadCPU.nanoseconds()
         let (response, contentIDs, wrote) = serve(request, client: client, isBatch: isBatch)
+        servingCPU.add(ThreadCPU.nanoseconds() - started, ordering: .relaxed)
         log(request, response.status, tokenValid: true, contentIDs: contentIDs)
         if wrote, let lost = takeLostResponse() { return lost }
         return response

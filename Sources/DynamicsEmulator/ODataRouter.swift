@@ -26,7 +26,7 @@ struct Renderer {
         guard set.name == "SalesOrderHeadersV2" else { return [:] }
         let company = store.string(row, "dataAreaId")
         let number = store.string(row, "SalesOrderNumber")
-        let lines = store.tables["SalesOrderLines", default: []]
+        let lines = store.rows("SalesOrderLines", "SalesOrderNumber", number)
             .filter { store.string($0, "dataAreaId") == company && store.string($0, "SalesOrderNumber") == number }
         let total = lines.reduce(Decimal(0)) { $0 + store.decimal($1, "LineAmount") }
         guard !store.salesTaxRates.isEmpty else { return ["OrderTotalAmount": .number(total), "AreTotalsCalculated": "No"] }
@@ -291,14 +291,25 @@ extension DynamicsEmulator {
     }
 
     func collection(_ set: EntitySetSchema, options: QueryOptions, countOnly: Bool, client: Client, store: DataStore, serviceRoot: String) throws(ODataError) -> DynamicsHTTPResponse {
-        var rows = store.tables[set.name, default: []]
+        let table = store.tables[set.name, default: []]
+        var expression: FilterExpression?
+        if let filter = options.filter {
+            var parser = try FilterParser(filter, set: set, schema: store.schema)
+            expression = try parser.parse()
+        }
+        // The rows the filter can match, through an index when it compares an indexed field
+        // with eq (a superset, in table order; the filter below decides).
+        var rows: [StoredRow]
+        if let expression, let positions = FilterEvaluator.candidates(expression, in: table, set: set) {
+            rows = positions.map { table[$0] }
+        } else {
+            rows = Array(table)
+        }
         // The default-company trap: without cross-company only the user's company is visible.
         if set.isCompanySpecific, !options.crossCompany {
             rows = rows.filter { store.string($0, "dataAreaId") == client.defaultCompany.lowercased() }
         }
-        if let filter = options.filter {
-            var parser = try FilterParser(filter, set: set, schema: store.schema)
-            let expression = try parser.parse()
+        if let expression {
             let evaluator = FilterEvaluator(store: store, set: set)
             rows = rows.filter { evaluator.matches(expression, $0) }
         }

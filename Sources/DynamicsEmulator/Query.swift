@@ -236,6 +236,24 @@ struct FilterEvaluator {
 
     enum Operand { case text(String), number(Decimal), date(Date), bool(Bool), null }
 
+    /// Positions (ascending) of every row `e` can match, from `table`'s indexes: `field eq
+    /// 'text'` on an indexed string field (no `*` wildcard), either side of an `and`, both
+    /// sides of an `or`. nil when the expression gives no such hold: every row is a candidate.
+    static func candidates(_ e: FilterExpression, in table: Table, set: EntitySetSchema) -> [Int]? {
+        switch e {
+        case .and(let a, let b):
+            return candidates(a, in: table, set: set) ?? candidates(b, in: table, set: set)
+        case .or(let a, let b):
+            guard let x = candidates(a, in: table, set: set), let y = candidates(b, in: table, set: set) else { return nil }
+            return Table.merged(x, y)
+        case .compare("eq", .property(let p), .string(let s)), .compare("eq", .string(let s), .property(let p)):
+            guard set.property(p)?.kind == .string, !s.contains("*") else { return nil }
+            return table.candidates(p, s)
+        default:
+            return nil
+        }
+    }
+
     func operand(_ e: FilterExpression, _ row: StoredRow) -> Operand {
         switch e {
         case .property(let p):

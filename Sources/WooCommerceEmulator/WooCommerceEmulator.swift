@@ -146,6 +146,20 @@ public final class WooCommerceEmulator: Sendable {
     let clock: any WallClock
     let logger: Logger
     let core: Mutex<Core>
+    /// CPU nanoseconds spent routing REST requests (the work under the lock, not the HTTP server).
+    let servingCPU = Atomic<Int>(0)
+
+    /// CPU seconds this store has spent answering REST requests so far (routing, JSON, the
+    /// records — not the HTTP server). Benchmarks that run the emulator in their own process
+    /// take it out of the process's CPU time.
+    public var servingCPUSeconds: Double { Double(servingCPU.load(ordering: .relaxed)) / 1e9 }
+
+    /// The calling thread's CPU time (the routing does not suspend, so one thread runs it).
+    static func threadCPUNanoseconds() -> Int {
+        var spec = timespec()
+        guard clock_gettime(CLOCK_THREAD_CPUTIME_ID, &spec) == 0 else { return 0 }
+        return Int(spec.tv_sec) * 1_000_000_000 + Int(spec.tv_nsec)
+    }
 
     /// A store with nothing in it but the tax classes.
     public init(configuration: Configuration = .init(), clock: any WallClock = SystemWallClock(), logger: Logger = Logger(label: "woocommerce-emulator")) {
@@ -276,6 +290,8 @@ public final class WooCommerceEmulator: Sendable {
         case nil: break
         }
         let (response, pings) = core.withLock { core in
+            let started = Self.threadCPUNanoseconds()
+            defer { servingCPU.add(Self.threadCPUNanoseconds() - started, ordering: .relaxed) }
             var router = RESTRouter(core: core, configuration: configuration, now: clock.now())
             let response = router.route(request)
             core = router.core

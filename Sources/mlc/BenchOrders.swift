@@ -201,6 +201,11 @@ struct Throughput: Sendable {
     var drains: Int
     /// CPU seconds of this whole process (connector, emulators and store) during the drain.
     var cpuSeconds: Double = 0
+    /// Of `cpuSeconds`: what the F&O and WooCommerce emulators spent answering requests (their
+    /// routing, OData and records, not their HTTP servers): the rest is the connector, its
+    /// HTTP clients, the store and both HTTP servers.
+    var foEmulatorCPUSeconds: Double = 0
+    var wooEmulatorCPUSeconds: Double = 0
     /// Resident set of this process when the drain started, and its peak (VmHWM) when it ended.
     var rssAtStartKiB = 0
     var peakRSSKiB = 0
@@ -409,6 +414,7 @@ struct Session: Sendable {
         let start = dynamics.requestLog.count
         let rssAtStart = ProcessUsage.statusKiB("VmRSS")
         let cpuAtStart = ProcessUsage.cpuSeconds()
+        let emulatorsAtStart = (dynamics.servingCPUSeconds, woo.servingCPUSeconds)
         let started = ContinuousClock.now
         var drains = 0
         var outcome = Outcome.retry("not yet")
@@ -420,6 +426,7 @@ struct Session: Sendable {
         }
         let elapsed = Self.seconds(ContinuousClock.now - started)
         let cpu = ProcessUsage.cpuSeconds() - cpuAtStart
+        let emulators = (dynamics.servingCPUSeconds - emulatorsAtStart.0, woo.servingCPUSeconds - emulatorsAtStart.1)
         let peakRSS = ProcessUsage.statusKiB("VmHWM")
         dynamics.setFaults(.init())
         let calls = foRequests(from: start)
@@ -428,7 +435,7 @@ struct Session: Sendable {
         if posted != ids.count { problems.append("the drain (\(label)) posted \(posted) of \(ids.count) orders (\(String(decoding: outcome.body, as: UTF8.self)))") }
         log("throughput \(label): connector \(posted) orders in \(String(format: "%.1f", elapsed)) s, \(calls.count) F&O requests")
         return Throughput(orders: ids.count, posted: posted, seconds: elapsed, requests: calls.count, throttled: calls.filter { $0.status == 429 }.count, drains: drains,
-                          cpuSeconds: cpu, rssAtStartKiB: rssAtStart, peakRSSKiB: peakRSS)
+                          cpuSeconds: cpu, foEmulatorCPUSeconds: emulators.0, wooEmulatorCPUSeconds: emulators.1, rssAtStartKiB: rssAtStart, peakRSSKiB: peakRSS)
     }
 
     /// The naive poster over `sizes.drained` orders, one after another.
@@ -547,6 +554,7 @@ extension OrderBench {
         }
         if sizes.backlogOnly, let c = results.connector {
             md += "| backlog drained: CPU seconds of the process / peak RSS (connector, emulators and store in one process) | \(f(c.cpuSeconds)) s / \(f(Double(c.peakRSSKiB) / 1024, 1)) MiB | (no target) | |\n"
+            md += "| of that CPU: F&O emulator / WooCommerce emulator answering requests / the rest (connector, store, HTTP) | \(f(c.foEmulatorCPUSeconds)) s / \(f(c.wooEmulatorCPUSeconds)) s / \(f(c.cpuSeconds - c.foEmulatorCPUSeconds - c.wooEmulatorCPUSeconds)) s | (no target) | |\n"
         }
         if let c = results.connector {
             md += "| orders/min, connector drain (concurrency \(sizes.concurrency); \(c.posted)/\(c.orders) orders in \(f(c.seconds, 1)) s, \(c.drains) drain(s)) | \(f(c.perMinute, 0)) | | |\n"
@@ -597,7 +605,8 @@ extension OrderBench {
         ]
         func throughput(_ t: Throughput) -> [String: Any] {
             ["orders": t.orders, "posted": t.posted, "seconds": t.seconds, "orders_per_minute": t.perMinute, "fo_requests": t.requests, "fo_429": t.throttled, "drains": t.drains,
-             "process_cpu_seconds": t.cpuSeconds, "rss_kib_at_start": t.rssAtStartKiB, "peak_rss_kib": t.peakRSSKiB]
+             "process_cpu_seconds": t.cpuSeconds, "fo_emulator_cpu_seconds": t.foEmulatorCPUSeconds, "woo_emulator_cpu_seconds": t.wooEmulatorCPUSeconds,
+             "rss_kib_at_start": t.rssAtStartKiB, "peak_rss_kib": t.peakRSSKiB]
         }
         if let c = results.connector { json["connector"] = throughput(c) }
         if let n = results.naive { json["naive"] = throughput(n) }
