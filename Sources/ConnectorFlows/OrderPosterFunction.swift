@@ -38,6 +38,11 @@ public struct OrderPosterFunction: FunctionHandler {
             guard let data = try? JSONDecoder().decode(ChangedData.self, from: Data(event.data ?? [])) else {
                 return .reject(400, "\(Self.orderChanged) needs data {\"connection\": \"…\", \"orderId\": N}")
             }
+            // A paused connection's wake-up is answered, not failed: the work stays pending for the
+            // drain after `resume`, and a retried wake-up would only end as a dead letter and an alert.
+            if await isPaused(data.connection) {
+                return .done(200, json: "{\"status\":\"paused\",\"orderId\":\(data.orderId)}", reason: "paused")
+            }
             let result = await poster.post(connectionID: data.connection, orderID: data.orderId, logger: context.logger)
             return Self.outcome(result, orderID: data.orderId)
         case Self.ordersDrain, Self.ping:
@@ -69,7 +74,14 @@ public struct OrderPosterFunction: FunctionHandler {
         }
         var work: [(connection: String, orderID: Int)] = []
         var deferred = 0
+        var paused: Set<String> = []
         for id in connections {
+            // Paused connections are left as they are (their work stays pending): not a failure
+            // of the drain, which would otherwise be retried and dead-lettered every tick.
+            if await isPaused(id) {
+                paused.insert(id)
+                continue
+            }
             let prefix = Keyspace.pending(id, kind: "order")
             let items: [StoredValue]
             do { items = try await store.listAll(prefix: prefix) } catch { return .retry("the store is unavailable: \(error)") }
@@ -104,7 +116,7 @@ public struct OrderPosterFunction: FunctionHandler {
         }
         // Customer changes after the orders (an order may create the customer first).
         if let customers {
-            for id in connections {
+            for id in connections where !paused.contains(id) {
                 let prefix = Keyspace.pending(id, kind: "customer")
                 let now = poster.clock.now()
                 for item in (try? await store.listAll(prefix: prefix)) ?? [] {
@@ -121,8 +133,14 @@ public struct OrderPosterFunction: FunctionHandler {
         if counts["retry", default: 0] > 0 || counts["customer.retry", default: 0] > 0 || work.count > drainLimit {
             return .retry("\(counts["retry", default: 0] + counts["customer.retry", default: 0] + max(0, work.count - drainLimit)) order(s) stay pending", status: 503)
         }
-        let waiting = deferred > 0 ? ",\"deferred\":\(deferred)" : ""
+        let waiting = (deferred > 0 ? ",\"deferred\":\(deferred)" : "") + (paused.isEmpty ? "" : ",\"pausedConnections\":\(paused.count)")
         return .done(200, json: "{\"status\":\"drained\",\(summary.isEmpty ? "\"orders\":0" : summary)\(waiting)}", reason: "drained")
+    }
+
+    /// Whether `connection` is paused; a store that cannot tell counts as not paused (the
+    /// poster checks again under the order's lease and answers retry then).
+    func isPaused(_ connection: String) async -> Bool {
+        (try? await ConnectionControl(store: store).isPaused(connection)) == true
     }
 
     static func outcome(_ result: PostResult, orderID: Int) -> Outcome {

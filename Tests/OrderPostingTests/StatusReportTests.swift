@@ -74,6 +74,19 @@ import Testing
             #expect(h.salesOrders(reference: "WC\(id)").isEmpty)
             #expect(try await h.store.get(Keyspace.pending("acme", kind: "order", resourceID: String(id))) != nil)
 
+            // What the platform sees meanwhile: a wake-up and a drain are answered 200 "paused",
+            // never a retry (Knative would retry it to a dead letter and an alert every tick).
+            let function = OrderPosterFunction(poster: h.poster, store: h.store)
+            let context = InvocationContext(function: "order-poster", invocationID: "paused-test", logger: h.logger)
+            let wakeUp = CloudEvent(id: "w1", source: "/test", type: OrderPosterFunction.orderChanged,
+                                    data: Array("{\"connection\":\"acme\",\"orderId\":\(id)}".utf8))
+            let answered = await function.handle(event: wakeUp, context: context)
+            #expect(answered.kind == .done && answered.status == 200 && answered.reason == "paused", "\(answered)")
+            let drained = await function.drain(connection: nil, context: context)
+            #expect(drained.kind == .done && String(decoding: drained.body, as: UTF8.self).contains("\"pausedConnections\":1"), "\(drained)")
+            #expect(h.salesOrders(reference: "WC\(id)").isEmpty)
+            #expect(try await h.store.get(Keyspace.pending("acme", kind: "order", resourceID: String(id))) != nil)
+
             try await control.setPaused("acme", false, at: h.clock.now())
             await h.drainUntilDone()
             #expect(h.salesOrders(reference: "WC\(id)").count == 1)
