@@ -10,14 +10,16 @@ import Testing
 /// SPEC §7 `mlc mapping check`: both sandboxes over loopback HTTP, orders delivered by signed
 /// webhooks into the store, then the check against the sandbox F&O seed.
 @Suite struct MappingCheckTests {
-    /// Two orders every mapping of the sandbox connection resolves: a card order (mug +
-    /// shipping) and a cash-on-delivery order.
+    /// Three orders every mapping of the sandbox connection resolves: a card order (mug +
+    /// shipping), a cash-on-delivery order, and a T-shirt variation with a fee.
     static func placeCleanOrders(_ h: PostingHarness) async throws -> [Int] {
         try await h.createWebhooks()
         let card = try await h.paidOrder()
         let cod = try await h.paidOrder(paymentMethod: "cod", setPaid: false)
+        let (tshirt, variations) = try await h.shop.variableProduct(sku: "TSHIRT-01", name: "T-shirt", price: "24.00", variants: [("M", "Blue")])
+        let variation = try await h.shop.order(#"{"payment_method":"stripe","set_paid":true,\#(SandboxShop.californiaBilling),"line_items":[{"product_id":\#(tshirt),"variation_id":\#(variations[0]),"quantity":1}],"fee_lines":[{"name":"Gift wrap","total":"3.00"}]}"#)
         _ = await h.woo.runDeliveries()
-        return [card, cod]
+        return [card, cod, variation]
     }
 
     /// A card order for a product F&O has never released, and one for a reduced-rate product.
@@ -52,9 +54,13 @@ import Testing
     @Test func aFullyValidMappingIsClean() async throws {
         try await PostingHarness.run { h in
             let orders = try await Self.placeCleanOrders(h)
+            let before = h.dynamics.requestLog.count
             let report = try await check(h, h.connection)
             #expect(report.clean, "\(report.table)")
-            #expect(report.ordersChecked == 2 && report.ordersMapped == 2, "\(report.table)")
+            // Read-only, and every existence check of the run in one $batch of filtered reads.
+            let calls = h.dynamics.requestLog.dropFirst(before).filter { $0.target.contains("/data/") }
+            #expect(calls.count == 1 && calls.first?.method == "POST" && calls.first?.target.hasSuffix("/data/$batch") == true, "\(calls)")
+            #expect(report.ordersChecked == 3 && report.ordersMapped == 3, "\(report.table)")
             // Every mapped F&O value was looked up and found, named by entity set and key.
             let setup = try #require(report.section("F&O setup")?.rows)
             #expect(setup.count >= 10, "\(report.table)")
@@ -65,13 +71,17 @@ import Testing
             // What the orders carried, resolved by the mapper.
             let mug = try #require(row(report, "SKUs", "MUG-01"))
             #expect(mug.status == .ok && mug.detail.contains("→ item MUG-01") && mug.detail.contains("ReleasedProductsV2 ItemNumber='MUG-01' in usmf exists"), "\(mug)")
+            // A variation resolves to its master's item number and the F&O dimensions, as posted.
+            let shirt = try #require(row(report, "SKUs", "TSHIRT-01-M-BLUE"))
+            #expect(shirt.status == .ok && shirt.detail.hasPrefix("→ item TSHIRT-01 color Blue size M;") && shirt.detail.contains("ItemNumber='TSHIRT-01' in usmf exists"), "\(shirt)")
+            #expect(row(report, "fees", "Gift wrap")?.detail == "→ item FEE")
             #expect(row(report, "tax classes", "standard")?.detail == "→ item sales tax group FULL")
             #expect(row(report, "destinations", "US/CA")?.detail == "→ sales tax group CA")
             #expect(row(report, "shipping", "flat_rate")?.detail == "→ item FREIGHT")
             #expect(row(report, "payment gateways", "stripe")?.detail == "→ payment method CARD, journal CustPay, offset USMF OPER, post onPaid")
             #expect(row(report, "payment gateways", "cod")?.detail == "→ payment method COD, journal CustPay, offset USMF OPER, post never")
             #expect(report.section("orders")?.rows.isEmpty == true)
-            #expect(orders.count == 2)
+            #expect(orders.count == 3)
             // And the poster agrees: the paid card order posts.
             #expect(await h.post(orders[0]) == .posted(salesOrderNumber: "WC\(orders[0])"))
         }
@@ -84,7 +94,7 @@ import Testing
             let connection = Self.broken(h.connection)
             let report = try await check(h, connection)
             #expect(!report.clean)
-            #expect(report.ordersChecked == 4, "\(report.table)")
+            #expect(report.ordersChecked == 5, "\(report.table)")
 
             let journal = try #require(row(report, "F&O setup", "NOPE"))
             #expect(journal.what == "journal name (gateway stripe)" && journal.status == .missing)
@@ -116,7 +126,7 @@ import Testing
 
     @Test func anUnmappedGatewayAndDestinationAreReported() async throws {
         try await PostingHarness.run { h in
-            _ = try await Self.placeCleanOrders(h)
+            let orders = try await Self.placeCleanOrders(h)
             var connection = h.connection
             connection.mapping.paymentGateways.removeValue(forKey: "cod")
             connection.mapping.destinationTaxGroups.removeAll { $0.country == "US" }
@@ -127,7 +137,9 @@ import Testing
             #expect(row(report, "payment gateways", "stripe")?.status == .ok)
             let ca = try #require(row(report, "destinations", "US/CA"))
             #expect(ca.status == .unmapped && ca.fix.contains("mapping.destinationTaxGroups"), "\(ca)")
-            #expect(report.section("orders")?.rows.count == 2)
+            // Every order ships to California; the COD order also lacks its gateway.
+            #expect(report.section("orders")?.rows.count == 3, "\(report.table)")
+            #expect(row(report, "orders", "\(orders[1])")?.detail.contains("payment gateway 'cod'") == true, "\(report.table)")
         }
     }
 
@@ -141,6 +153,22 @@ import Testing
             #expect(report.section("SKUs")?.rows.isEmpty == true)
             #expect(report.clean, "mapped values are still all checked: \(report.table)")
             #expect((report.section("F&O setup")?.rows.count ?? 0) >= 10)
+        }
+    }
+
+    @Test func aRefusedF_OSecretIsAClearErrorNotAVerdict() async throws {
+        try await PostingHarness.run { h in
+            _ = try await Self.placeCleanOrders(h)
+            var connection = h.connection
+            connection.dynamics.clientSecret = SecretValue("wrong-secret")
+            do {
+                let report = try await check(h, connection)
+                Issue.record("expected an error, got a report: \(report.table)")
+            } catch let error as ConnectorError {
+                #expect(error == ConnectorError.credentialsRejected(""), "\(error)")
+                #expect(error.message.hasPrefix("F&O could not be read: "), "\(error)")
+                #expect(!error.fix.isEmpty, "\(error)")
+            }
         }
     }
 
@@ -158,7 +186,7 @@ import Testing
             #expect(clean.stdout.contains("== F&O setup =="))
             #expect(clean.stdout.contains("== SKUs =="))
             #expect(clean.stdout.contains(#"customer group"#) && clean.stdout.contains("CustomerGroups CustomerGroupId='WEB' in usmf exists"))
-            #expect(clean.stdout.contains("2 order(s) delivered since"))
+            #expect(clean.stdout.contains("3 order(s) delivered since") && clean.stdout.contains("3 map as they are"), "\(clean.stdout)")
             #expect(clean.stdout.contains("all mapped values exist and every value seen resolves"))
 
             try await ConnectionRepository(store: h.store).update(Self.broken(h.connection), key: h.key)
@@ -180,6 +208,13 @@ import Testing
             let unknown = try await ProcessRunner.run(mlc, ["mapping", "check", "--connection", "nope"], environment: environment)
             #expect(unknown.status == 2)
             #expect(unknown.stderr.contains("no connection 'nope'") && unknown.stderr.contains("mlc connection list"), "\(unknown.stderr)")
+            var refused = h.connection
+            refused.dynamics.clientSecret = SecretValue("wrong-secret")
+            try await ConnectionRepository(store: h.store).update(refused, key: h.key)
+            let unreachable = try await ProcessRunner.run(mlc, ["mapping", "check", "--connection", "acme"], environment: environment)
+            #expect(unreachable.status == 2, "\(unreachable.stdout)\(unreachable.stderr)")
+            #expect(unreachable.stderr.contains("error: F&O could not be read: "), "\(unreachable.stderr)")
+            #expect(unreachable.stdout.isEmpty)
             let usage = try await ProcessRunner.run(mlc, ["mapping", "check", "--connection", "acme", "--days", "0"], environment: environment)
             #expect(usage.status != 0 && usage.status != 1 && usage.stderr.contains("--days must be between 1 and 365"), "\(usage.status) \(usage.stderr)")
         }
