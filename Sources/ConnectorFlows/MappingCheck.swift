@@ -82,9 +82,13 @@ public struct MappingCheck: Sendable {
         var setup = setupChecks(connection)
         var skuRows = seen.skus.sorted { $0.key < $1.key }.map { $0.value }
         for index in skuRows.indices where skuRows[index].row.status == .ok {
-            if let item = skuRows[index].itemNumber {
-                skuRows[index].lookup = .init(entitySet: FOEntity.releasedProducts, key: "ItemNumber", value: item, company: true)
-            }
+            guard let item = skuRows[index].itemNumber else { continue }
+            // A variation is posted as its master's item number with dimensions: the released
+            // variant must exist, not only the master.
+            let dimensions = skuRows[index].dimensions
+            skuRows[index].lookup = dimensions.isEmpty
+                ? .init(entitySet: FOEntity.releasedProducts, key: "ItemNumber", value: item, company: true)
+                : .init(entitySet: FOEntity.releasedProductVariants, key: "ProductMasterNumber", value: item, company: true, dimensions: dimensions)
         }
         let lookups = setup.map(\.lookup) + skuRows.compactMap(\.lookup)
         let found = try await exists(lookups, company: connection.dynamics.legalEntity, fo: fo, connectionID: connection.id)
@@ -92,10 +96,10 @@ public struct MappingCheck: Sendable {
 
         func verdict(_ lookup: Lookup) -> (ok: Bool, detail: String) {
             let scope = lookup.company ? " in \(company)" : ""
-            if lookup.value.contains("*") { return (false, "\(lookup.entitySet) \(lookup.key)='\(lookup.value)' cannot be checked: F&O reads * as a wildcard") }
-            return found.contains(lookup.id)
-                ? (true, "\(lookup.entitySet) \(lookup.key)='\(lookup.value)'\(scope) exists")
-                : (false, "\(lookup.entitySet) \(lookup.key)='\(lookup.value)'\(scope) not found")
+            let named = "\(lookup.entitySet) " + ([(lookup.key, lookup.value)] + lookup.dimensions.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+                .map { "\($0.0)='\($0.1)'" }.joined(separator: " ")
+            if lookup.hasWildcard { return (false, "\(named) cannot be checked: F&O reads * as a wildcard") }
+            return found.contains(lookup.id) ? (true, "\(named)\(scope) exists") : (false, "\(named)\(scope) not found")
         }
 
         var sections: [MappingCheckReport.Section] = []
@@ -115,7 +119,9 @@ public struct MappingCheck: Sendable {
                 row.detail += "; " + detail
                 if !ok {
                     row.status = .missing
-                    row.fix = "release item \(lookup.value) to \(company) in F&O, or map SKU \(value.row.value) to a released item in mapping.items"
+                    row.fix = lookup.dimensions.isEmpty
+                        ? "release item \(lookup.value) to \(company) in F&O, or map SKU \(value.row.value) to a released item in mapping.items"
+                        : "release this variant of product master \(lookup.value) to \(company) in F&O, or check mapping.variantDimensions and the variation's attributes"
                 }
             }
             skus.append(row)
@@ -169,8 +175,13 @@ public struct MappingCheck: Sendable {
         var key: String
         var value: String
         var company: Bool
+        /// Further key fields that must match too (a released variant's dimensions).
+        var dimensions: [String: String] = [:]
         /// F&O compares strings without case.
-        var id: String { "\(entitySet)|\(key)|\(value.uppercased())" }
+        var id: String {
+            "\(entitySet)|\(key)|\(value.uppercased())" + dimensions.sorted { $0.key < $1.key }.map { "|\($0.key)=\($0.value.uppercased())" }.joined()
+        }
+        var hasWildcard: Bool { value.contains("*") || dimensions.values.contains { $0.contains("*") } }
     }
 
     struct SetupCheck {
@@ -235,7 +246,9 @@ public struct MappingCheck: Sendable {
     /// `valuesPerQuery` values of one key field, up to `queriesPerBatch` queries per `$batch`.
     func exists(_ lookups: [Lookup], company: String, fo: DynamicsClient, connectionID: String) async throws -> Set<String> {
         var groups: [String: (set: String, key: String, company: Bool, values: [String])] = [:]
-        for lookup in Set(lookups) where !lookup.value.contains("*") && !lookup.value.isEmpty {
+        var variants: [Lookup] = []
+        for lookup in Set(lookups) where !lookup.hasWildcard && !lookup.value.isEmpty {
+            guard lookup.dimensions.isEmpty else { variants.append(lookup); continue }
             let group = "\(lookup.entitySet)|\(lookup.key)|\(lookup.company)"
             groups[group, default: (lookup.entitySet, lookup.key, lookup.company, [])].values.append(lookup.value)
         }
@@ -248,11 +261,30 @@ public struct MappingCheck: Sendable {
                                           filter: .anyOf(g.key, Array(values[start..<min(start + settings.valuesPerQuery, values.count)])), select: [g.key]))
             }
         }
+        // Variants: `(Master eq 'a' and Size eq 'M' …) or (…)`, matched back field by field.
+        let sortedVariants = variants.sorted { $0.id < $1.id }
+        var variantQueries: [Int: [Lookup]] = [:]
+        for start in stride(from: 0, to: sortedVariants.count, by: max(1, settings.valuesPerQuery / 2)) {
+            let chunk = Array(sortedVariants[start..<min(start + max(1, settings.valuesPerQuery / 2), sortedVariants.count)])
+            let fields = [chunk[0].key] + Array(Set(chunk.flatMap(\.dimensions.keys))).sorted()
+            variantQueries[queries.count] = chunk
+            queries.append(ODataQuery(chunk[0].entitySet, legalEntity: company, filter: .or(chunk.map { lookup in
+                .and([.eq(lookup.key, lookup.value)] + lookup.dimensions.sorted { $0.key < $1.key }.map { .eq($0.key, $0.value) })
+            }), select: fields))
+        }
         var found: Set<String> = []
         do {
             for start in stride(from: 0, to: queries.count, by: max(1, settings.queriesPerBatch)) {
-                for read in try await fo.read(batch: Array(queries[start..<min(start + settings.queriesPerBatch, queries.count)])) {
+                for (offset, read) in try await fo.read(batch: Array(queries[start..<min(start + settings.queriesPerBatch, queries.count)])).enumerated() {
                     let key = read.query.select[0]
+                    if let wanted = variantQueries[start + offset] {
+                        for row in try await fo.rows(read, as: KeyRow.self) {
+                            for lookup in wanted where ([lookup.key: lookup.value].merging(lookup.dimensions) { a, _ in a }).allSatisfy({ row.values[$0.key]?.uppercased() == $0.value.uppercased() }) {
+                                found.insert(lookup.id)
+                            }
+                        }
+                        continue
+                    }
                     for row in try await fo.rows(read, as: KeyRow.self) {
                         if let value = row.values[key] {
                             found.insert(Lookup(entitySet: read.query.entitySet, key: key, value: value, company: read.query.legalEntity != nil).id)
@@ -343,7 +375,7 @@ struct Probes {
     }
 
     /// A line item's SKU → item number (and dimensions), tax class switched off.
-    func sku(_ item: WooLineItem, in order: WooOrder, parentSKUs: [Int: String]) -> Result<(item: String, shown: String), Unresolved> {
+    func sku(_ item: WooLineItem, in order: WooOrder, parentSKUs: [Int: String]) -> Result<(item: String, dimensions: [String: String], shown: String), Unresolved> {
         var line = item
         line.taxClass = ""
         var o = Self.empty(order, net: line.total)
@@ -355,7 +387,9 @@ struct Probes {
             let dims = ["ProductSizeId": "size", "ProductColorId": "color", "ProductStyleId": "style", "ProductConfigurationId": "config"]
                 .sorted { $0.key < $1.key }.compactMap { field, label in Self.text(record[field]).map { "\(label) \($0)" } }
             let itemNumber = Self.text(record["ItemNumber"]) ?? "?"
-            return .success((itemNumber, ([itemNumber] + dims).joined(separator: " ")))
+            var dimensions: [String: String] = [:]
+            for field in ["ProductSizeId", "ProductColorId", "ProductStyleId", "ProductConfigurationId"] { dimensions[field] = Self.text(record[field]) }
+            return .success((itemNumber, dimensions, ([itemNumber] + dims).joined(separator: " ")))
         }
     }
 
@@ -446,6 +480,7 @@ struct SeenValues {
     struct Value {
         var row: MappingCheckReport.Row
         var itemNumber: String?
+        var dimensions: [String: String] = [:]
         var lookup: MappingCheck.Lookup?
         var orders: [Int] = []
     }
@@ -463,13 +498,14 @@ struct SeenValues {
     /// Records one value: the first failure wins over earlier successes (one order that cannot
     /// be mapped is enough to fix the mapping).
     static func note(_ values: inout [String: Value], key: String, what: String, shown: String, orderID: Int,
-                     _ result: Result<String, Unresolved>, itemNumber: String? = nil) {
+                     _ result: Result<String, Unresolved>, itemNumber: String? = nil, dimensions: [String: String] = [:]) {
         var value = values[key] ?? Value(row: .init(what: what, value: shown, status: .ok, detail: "", fix: ""))
         if value.orders.count < 5, !value.orders.contains(orderID) { value.orders.append(orderID) }
         switch result {
         case .success(let resolved) where value.row.status == .ok:
             value.row.detail = resolved
             value.itemNumber = itemNumber
+            value.dimensions = dimensions
         case .success: break
         case .failure(let unresolved):
             let problem = unresolved.problem
@@ -489,9 +525,9 @@ struct SeenValues {
             if template == nil { template = item }
             let sku = item.sku ?? ""
             let result = probes.sku(item, in: order, parentSKUs: parentSKUs)
-            let itemNumber = (try? result.get())?.item
+            let resolved = try? result.get()
             Self.note(&skus, key: sku.isEmpty ? "product \(item.productID)" : sku, what: "SKU", shown: sku.isEmpty ? "(none: product \(item.productID))" : sku,
-                      orderID: order.id, result.map { "→ item " + $0.shown }, itemNumber: itemNumber)
+                      orderID: order.id, result.map { "→ item " + $0.shown }, itemNumber: resolved?.item, dimensions: resolved?.dimensions ?? [:])
         }
         var classes = order.lineItems.map(\.taxClass) + order.feeLines.filter { $0.total != 0 }.map(\.taxClass)
         // Shipping lines carry the `shipping` class when it is mapped, else the standard one.

@@ -12,22 +12,31 @@ import Testing
 @Suite struct MappingCheckTests {
     /// Three orders every mapping of the sandbox connection resolves: a card order (mug +
     /// shipping), a cash-on-delivery order, and a T-shirt variation with a fee.
-    static func placeCleanOrders(_ h: PostingHarness) async throws -> [Int] {
+    static func placeCleanOrders(_ h: PostingHarness) async throws -> Placed {
         try await h.createWebhooks()
         let card = try await h.paidOrder()
         let cod = try await h.paidOrder(paymentMethod: "cod", setPaid: false)
-        let (tshirt, variations) = try await h.shop.variableProduct(sku: "TSHIRT-01", name: "T-shirt", price: "24.00", variants: [("M", "Blue")])
+        let (tshirt, variations) = try await h.shop.variableProduct(sku: "TSHIRT-01", name: "T-shirt", price: "24.00", variants: [("M", "Blue"), ("L", "Red")])
         let variation = try await h.shop.order(#"{"payment_method":"stripe","set_paid":true,\#(SandboxShop.californiaBilling),"line_items":[{"product_id":\#(tshirt),"variation_id":\#(variations[0]),"quantity":1}],"fee_lines":[{"name":"Gift wrap","total":"3.00"}]}"#)
         _ = await h.woo.runDeliveries()
-        return [card, cod, variation]
+        return Placed(orders: [card, cod, variation], tshirt: tshirt, unreleasedVariation: variations[1])
     }
 
-    /// A card order for a product F&O has never released, and one for a reduced-rate product.
-    static func placeProblemOrders(_ h: PostingHarness) async throws -> (ghost: Int, reduced: Int) {
+    struct Placed {
+        var orders: [Int]
+        var tshirt: Int
+        /// T-shirt L/Red: a variation F&O has no released variant for (the seed has M/Blue, L/Blue, M/Red).
+        var unreleasedVariation: Int
+    }
+
+    /// A card order for a product F&O has never released, one for a reduced-rate product, and
+    /// one for a T-shirt variant F&O has not released.
+    static func placeProblemOrders(_ h: PostingHarness, _ placed: Placed) async throws -> (ghost: Int, reduced: Int) {
         let ghost = try await h.shop.simpleProduct(sku: "GHOST-01", name: "Not in F&O", price: "3.00")
         let poster = try #require(try await h.shop.send("/products", #"{"name":"Poster A2","type":"simple","sku":"POSTER-01","regular_price":"19.99","tax_class":"reduced-rate","manage_stock":true,"stock_quantity":10,"status":"publish"}"#)["id"]?.intValue)
         let ghostOrder = try await h.shop.order(#"{"payment_method":"stripe","payment_method_title":"Card","set_paid":true,\#(SandboxShop.californiaBilling),"line_items":[{"product_id":\#(ghost),"quantity":1}]}"#)
         let reducedOrder = try await h.shop.order(#"{"payment_method":"stripe","payment_method_title":"Card","set_paid":true,\#(SandboxShop.californiaBilling),"line_items":[{"product_id":\#(poster),"quantity":1}]}"#)
+        _ = try await h.shop.order(#"{"payment_method":"stripe","set_paid":true,\#(SandboxShop.californiaBilling),"line_items":[{"product_id":\#(placed.tshirt),"variation_id":\#(placed.unreleasedVariation),"quantity":1}]}"#)
         _ = await h.woo.runDeliveries()
         return (ghostOrder, reducedOrder)
     }
@@ -53,7 +62,7 @@ import Testing
 
     @Test func aFullyValidMappingIsClean() async throws {
         try await PostingHarness.run { h in
-            let orders = try await Self.placeCleanOrders(h)
+            let orders = try await Self.placeCleanOrders(h).orders
             let before = h.dynamics.requestLog.count
             let report = try await check(h, h.connection)
             #expect(report.clean, "\(report.table)")
@@ -73,7 +82,7 @@ import Testing
             #expect(mug.status == .ok && mug.detail.contains("→ item MUG-01") && mug.detail.contains("ReleasedProductsV2 ItemNumber='MUG-01' in usmf exists"), "\(mug)")
             // A variation resolves to its master's item number and the F&O dimensions, as posted.
             let shirt = try #require(row(report, "SKUs", "TSHIRT-01-M-BLUE"))
-            #expect(shirt.status == .ok && shirt.detail.hasPrefix("→ item TSHIRT-01 color Blue size M;") && shirt.detail.contains("ItemNumber='TSHIRT-01' in usmf exists"), "\(shirt)")
+            #expect(shirt.status == .ok && shirt.detail == "→ item TSHIRT-01 color Blue size M; ReleasedProductVariantsV2 ProductMasterNumber='TSHIRT-01' ProductColorId='Blue' ProductSizeId='M' in usmf exists", "\(shirt)")
             #expect(row(report, "fees", "Gift wrap")?.detail == "→ item FEE")
             #expect(row(report, "tax classes", "standard")?.detail == "→ item sales tax group FULL")
             #expect(row(report, "destinations", "US/CA")?.detail == "→ sales tax group CA")
@@ -89,12 +98,12 @@ import Testing
 
     @Test func eachProblemIsNamedWithItsSectionAndValue() async throws {
         try await PostingHarness.run { h in
-            _ = try await Self.placeCleanOrders(h)
-            let (ghost, reduced) = try await Self.placeProblemOrders(h)
+            let placed = try await Self.placeCleanOrders(h)
+            let (ghost, reduced) = try await Self.placeProblemOrders(h, placed)
             let connection = Self.broken(h.connection)
             let report = try await check(h, connection)
             #expect(!report.clean)
-            #expect(report.ordersChecked == 5, "\(report.table)")
+            #expect(report.ordersChecked == 6, "\(report.table)")
 
             let journal = try #require(row(report, "F&O setup", "NOPE"))
             #expect(journal.what == "journal name (gateway stripe)" && journal.status == .missing)
@@ -112,6 +121,9 @@ import Testing
             let sku = try #require(row(report, "SKUs", "GHOST-01"))
             #expect(sku.status == .missing && sku.detail.contains("ReleasedProductsV2 ItemNumber='GHOST-01' in usmf not found"), "\(sku)")
             #expect(sku.fix.contains("mapping.items"))
+            let variant = try #require(row(report, "SKUs", "TSHIRT-01-L-RED"))
+            #expect(variant.status == .missing && variant.detail.contains("ReleasedProductVariantsV2 ProductMasterNumber='TSHIRT-01' ProductColorId='Red' ProductSizeId='L' in usmf not found"), "\(variant)")
+            #expect(row(report, "SKUs", "TSHIRT-01-M-BLUE")?.status == .ok)
             #expect(row(report, "SKUs", "MUG-01")?.status == .ok)
             #expect(row(report, "SKUs", "POSTER-01")?.status == .ok)
 
@@ -119,14 +131,14 @@ import Testing
             let parked = try #require(row(report, "orders", "\(reduced)"))
             #expect(parked.detail.contains("tax class 'reduced-rate' is not mapped"), "\(parked)")
             #expect(row(report, "orders", "\(ghost)") == nil, "the mapping resolves GHOST-01; only F&O lacks it")
-            #expect(report.problemCount == 5, "journal, customer group, tax class, SKU, the order: \(report.table)")
+            #expect(report.problemCount == 6, "journal, customer group, tax class, two SKUs, the order: \(report.table)")
             #expect(report.table.contains("MISSING") && report.table.contains("UNMAPPED"))
         }
     }
 
     @Test func anUnmappedGatewayAndDestinationAreReported() async throws {
         try await PostingHarness.run { h in
-            let orders = try await Self.placeCleanOrders(h)
+            let orders = try await Self.placeCleanOrders(h).orders
             var connection = h.connection
             connection.mapping.paymentGateways.removeValue(forKey: "cod")
             connection.mapping.destinationTaxGroups.removeAll { $0.country == "US" }
