@@ -60,9 +60,12 @@ public struct MappingCheck: Sendable {
         let mapper = OrderMapper(connection: connection)
         for order in orders {
             // Exactly what OrderPoster.map reads before planning: refunds and parent SKUs.
-            let refunds: [WooRefund]
+            var refunds: [WooRefund] = []
             do {
-                refunds = order.refunds.isEmpty ? [] : try await woo.refunds(orderID: order.id)
+                // An order deleted from the store since its delivery has no refunds to read.
+                if !order.refunds.isEmpty {
+                    do { refunds = try await woo.refunds(orderID: order.id) } catch where RemoteError.isNotFound(error) {}
+                }
                 for item in order.lineItems where item.variationID != 0 && !lookedUp.contains(item.productID) {
                     lookedUp.insert(item.productID)
                     do { parentSKUs[item.productID] = try await woo.product(item.productID).sku } catch where RemoteError.isNotFound(error) {}
@@ -73,13 +76,13 @@ public struct MappingCheck: Sendable {
             if case .problems(let problems) = mapper.plan(order: order, refunds: refunds, parentSKUs: parentSKUs) {
                 orderRows.append(.init(what: "order", value: "\(order.id)", status: .unmapped,
                                        detail: problems.map(\.message).joined(separator: "; "),
-                                       fix: Array(NSOrderedSet(array: problems.map(\.fix))).compactMap { $0 as? String }.joined(separator: "; ")))
+                                       fix: problems.map(\.fix).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }.joined(separator: "; ")))
             }
             seen.collect(order, probes: Probes(connection: connection), parentSKUs: parentSKUs)
         }
 
         // Every F&O value to look up: the mapping's own, and the item numbers SKUs resolved to.
-        var setup = setupChecks(connection)
+        let setup = setupChecks(connection)
         var skuRows = seen.skus.sorted { $0.key < $1.key }.map { $0.value }
         for index in skuRows.indices where skuRows[index].row.status == .ok {
             guard let item = skuRows[index].itemNumber else { continue }
@@ -108,7 +111,6 @@ public struct MappingCheck: Sendable {
             let (ok, detail) = verdict(setup[index].lookup)
             setupRows.append(.init(what: setup[index].what, value: setup[index].lookup.value, status: ok ? .ok : .missing, detail: detail, fix: ok ? "" : setup[index].fix))
         }
-        setup.removeAll()
         sections.append(.init(name: "F&O setup", rows: setupRows))
 
         var skus: [MappingCheckReport.Row] = []
