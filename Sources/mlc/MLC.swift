@@ -11,7 +11,7 @@ struct MLC: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mlc",
         abstract: "ml-connector: WooCommerce ⇄ Dynamics 365 Finance & Operations.",
-        subcommands: [Demo.self, SandboxCommand.self, RunCommand.self, StatusCommand.self, ConnectionCommand.self, AuditCommand.self, ReplayCommand.self, ReportCommand.self, CatalogCommand.self, BackfillCommand.self, InfraCommand.self, BenchCatalog.self, StoreCommand.self, KeyCommand.self, StoreProbe.self, StoreBench.self, BenchOrders.self]
+        subcommands: [Demo.self, SandboxCommand.self, RunCommand.self, StatusCommand.self, ConnectionCommand.self, MappingCommand.self, AuditCommand.self, ReplayCommand.self, ReportCommand.self, CatalogCommand.self, BackfillCommand.self, InfraCommand.self, BenchCatalog.self, StoreCommand.self, KeyCommand.self, StoreProbe.self, StoreBench.self, BenchOrders.self]
     )
 }
 
