@@ -57,6 +57,9 @@ for b in "${FUNCTIONS[@]}" mlc; do [[ -x $BIN_DIR/$b ]] || missing+=" $b"; done
 [[ -z $missing ]] || swift_note="${swift_note:+$swift_note; }missing in $BIN_DIR:$missing. Build: scripts/build-release (or set BENCH_BIN_DIR)"
 [[ -z $swift_note ]] || log "WARNING: $swift_note"
 
+STAGED=$TMP/bin
+stage_binaries "$STAGED" "${FUNCTIONS[@]}" mlc
+
 # status NAME JSON — the subject's status line.
 status() { printf '%s\n' "$2" >"$RES/$1.status"; }
 fail_status() { status "$1" "$(printf '{"status":"%s","reason":%s}' "$2" "$(json_str "${3:0:300}")")"; }
@@ -160,15 +163,15 @@ swift_subject() {
   (export "${SWIFT_ENV[@]}"; cold_start "$name" "$mode" "$bin" "$@")
 }
 
-swift_subject webhook-receiver "$BIN_DIR/webhook-receiver" fresh
-swift_subject order-poster "$BIN_DIR/order-poster" none --event-file "$EV/orders-drain.json"
-swift_subject catalog-push "$BIN_DIR/catalog-push" none --event-file "$EV/catalog-ping.json"
+swift_subject webhook-receiver "$STAGED/webhook-receiver" fresh
+swift_subject order-poster "$STAGED/order-poster" none --event-file "$EV/orders-drain.json"
+swift_subject catalog-push "$STAGED/catalog-push" none --event-file "$EV/catalog-ping.json"
 # backfill-poll always asks WooCommerce: a tick against `mlc sandbox`'s WooCommerce on loopback.
 new_store backfill-poll
 if [[ -x $MLC ]] && ((STORE_OK)); then
   if sandbox_start "$TMP/sandbox" sandbox; then
     if env "${SWIFT_ENV[@]}" timeout 60 "$MLC" connection add --file "$SANDBOX_CONNECTION" >"$TMP/sandbox/add.log" 2>&1; then
-      KEEP_STORE=1 swift_subject backfill-poll "$BIN_DIR/backfill-poll" none --event-file "$EV/backfill-tick.json"
+      KEEP_STORE=1 swift_subject backfill-poll "$STAGED/backfill-poll" none --event-file "$EV/backfill-tick.json"
     else
       fail_status backfill-poll failed "mlc connection add (sandbox): $(tail -n 1 "$TMP/sandbox/add.log")"
     fi
@@ -179,7 +182,7 @@ if [[ -x $MLC ]] && ((STORE_OK)); then
 else
   fail_status backfill-poll skipped "mlc or the store is unavailable"
 fi
-swift_subject mlc "$MLC" none connection list
+swift_subject mlc "$STAGED/mlc" none connection list
 if [[ -n $PROFILE_DIR ]]; then
   notok=$(grep -L '"ok"' "$RES"/*.status 2>/dev/null || true)
   [[ -z $notok ]] || { log "profile: subjects not profiled: $notok"; cat $notok >&2; exit 1; }

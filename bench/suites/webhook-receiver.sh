@@ -148,7 +148,9 @@ cold_start() {
 
 if ((SWIFT_OK)) && swift_store "$TMP/cold/swift-store"; then
   SWIFT_COLD_ENV=("${SWIFT_ENV[@]}")
-  (export "${SWIFT_COLD_ENV[@]}"; cold_start swift 1 "$RECEIVER")
+  # Once mode runs a copy, as the cold-start suite does (stage_binaries in lib/common.sh says why).
+  stage_binaries "$TMP/bin" webhook-receiver
+  (export "${SWIFT_COLD_ENV[@]}"; cold_start swift 1 "$TMP/bin/webhook-receiver")
 elif ((SWIFT_OK)); then
   store_failed "$RES/cold/swift.status"
 fi
