@@ -258,10 +258,17 @@ public struct WebhookIntake: Sendable {
 
         let key = Keyspace.delivery(connectionID, topic: topic, resourceID: record.resourceID, bodySHA256: bodyHash)
         do {
+            // A repeat is answered from a read. The insert below decides only among deliveries
+            // arriving together: it writes each absent key, so a repeat that came after the order
+            // was posted (its pending work gone) must never reach it, or it would queue the
+            // finished order again.
+            if try await store.get(key) != nil {
+                logger.info("webhook.duplicate")
+                return .done(200, json: "{\"status\":\"duplicate\"}", reason: "duplicate")
+            }
             // The delivery record and the hand-off are written in one atomic commit: a repeat of
             // this delivery finds either both or neither, so nothing is ever taken for a
-            // duplicate without its work having been handed on. The insert is also the dedupe
-            // check (no read first: repeats are rare, and every genuine delivery would pay it).
+            // duplicate without its work having been handed on.
             var entries = [StoreEntry(key: key, value: try record.encoded(), ttl: settings.retention)]
             if let handOff {
                 let work = PendingWork(connection: connectionID, kind: handOff.kind, resourceID: handOff.id, firstSeenAt: record.receivedAt, origin: key)

@@ -255,6 +255,22 @@ struct WebhookIntakeTests {
         #expect(try await h.keys(Keyspace.pending("shop")).isEmpty)
     }
 
+    @Test("a repeat that arrives after the order was posted queues nothing again", arguments: [StoreBackend.memory, .sqlite])
+    func repeatAfterPostingQueuesNothing(backend: StoreBackend) async throws {
+        let h = try await Harness(backend: backend)
+        let delivery = try Samples.realDelivery("19")
+        #expect(await h.deliver(delivery).reason == "handedOff")
+        let pending = Keyspace.pending("shop", kind: "order", resourceID: "32")
+        #expect(try await h.store.get(pending) != nil)
+        // order-poster finished the order: its pending work is gone (OrderPoster deletes it when
+        // the order is posted, skipped or parked).
+        #expect(try await h.store.delete(pending, expectedVersion: nil))
+        // WooCommerce retries the same delivery later (or someone replays the signed body).
+        #expect(await h.deliver(delivery).reason == "duplicate")
+        #expect(try await h.store.get(pending) == nil, "a finished or parked order must not be queued again by a repeat")
+        #expect(h.wakeUps.events.withLock { $0 }.count == 1)
+    }
+
     @Test("the pending work is durable before the answer, and K_SINK gets an order.changed event")
     func handOffBeforeAnswer() async throws {
         let h = try await Harness(backend: .sqlite)

@@ -26,12 +26,11 @@ OUT_DIR=${BENCH_OUT_DIR:-$BENCH_DIR/out}
 # turns them into the link order of the release build). No peers, no report.
 PROFILE_DIR=${BENCH_COLD_PROFILE:-}
 
-ensure_tools python3 hyperfine /usr/bin/time node
-[[ -z $PROFILE_DIR ]] || ensure_tools valgrind strip
+if [[ -z $PROFILE_DIR ]]; then ensure_tools python3 hyperfine /usr/bin/time node; else ensure_tools python3 valgrind strip; fi
 if [[ -n ${BENCH_PYTHON:-} ]]; then PYTHON=$BENCH_PYTHON
 elif [[ -x /usr/bin/python3 ]]; then PYTHON=/usr/bin/python3
 else PYTHON=$(python3 -c 'import sys; print(sys.executable)'); fi
-NODE=$(command -v node)
+NODE=$(command -v node || true)   # not needed in profile mode
 export WC_WEBHOOK_SECRET=$SECRET
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/mlc-bench-$SUITE.XXXXXX")
