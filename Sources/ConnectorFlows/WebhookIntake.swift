@@ -258,17 +258,10 @@ public struct WebhookIntake: Sendable {
 
         let key = Keyspace.delivery(connectionID, topic: topic, resourceID: record.resourceID, bodySHA256: bodyHash)
         do {
-            // A repeat is answered from a read. The insert below decides only among deliveries
-            // arriving together: it writes each absent key, so a repeat that came after the order
-            // was posted (its pending work gone) must never reach it, or it would queue the
-            // finished order again.
-            if try await store.get(key) != nil {
-                logger.info("webhook.duplicate")
-                return .done(200, json: "{\"status\":\"duplicate\"}", reason: "duplicate")
-            }
             // The delivery record and the hand-off are written in one atomic commit: a repeat of
             // this delivery finds either both or neither, so nothing is ever taken for a
-            // duplicate without its work having been handed on.
+            // duplicate without its work having been handed on. The insert is also the dedupe
+            // check (no read first: every genuine delivery would pay for it).
             var entries = [StoreEntry(key: key, value: try record.encoded(), ttl: settings.retention)]
             if let handOff {
                 let work = PendingWork(connection: connectionID, kind: handOff.kind, resourceID: handOff.id, firstSeenAt: record.receivedAt, origin: key)
@@ -276,6 +269,13 @@ public struct WebhookIntake: Sendable {
             }
             let written = try await store.insertIfAbsent(entries)
             if written[0] == nil {
+                // A repeat. The group insert writes each absent key, so when this order's work
+                // was already finished (posted, skipped or parked: its pending entry gone), the
+                // repeat has just queued it again — take that back (a drain that takes it in the
+                // instant between finds a posted order's link and skips it).
+                if written.count > 1, let requeued = written[1] {
+                    _ = try? await store.delete(entries[1].key, expectedVersion: requeued)
+                }
                 logger.info("webhook.duplicate")
                 return .done(200, json: "{\"status\":\"duplicate\"}", reason: "duplicate")
             }
