@@ -123,6 +123,27 @@ swift_binaries() {
   done
 }
 
+# suite_start DETAIL — the suite's work dir (TMP, results in RES), cleanup on exit (the processes it
+# started, a throwaway PostgreSQL when one runs, the work dir unless BENCH_KEEP_TMP=1), the start
+# line, and LOAD_AT_START with a warning when the machine is already busy.
+suite_start() {
+  TMP=$(mktemp -d "${TMPDIR:-/tmp}/mlc-bench-$SUITE.XXXXXX")
+  RES=$TMP/results
+  mkdir -p "$RES" "$OUT_DIR"
+  trap suite_exit EXIT
+  trap 'exit 130' INT TERM
+  log "suite $SUITE ($([[ $QUICK == 1 ]] && echo quick || echo full))${1:+$1}; work dir $TMP"
+  LOAD_AT_START=$(cut -d' ' -f1 /proc/loadavg)
+  if awk -v l="$LOAD_AT_START" 'BEGIN { exit !(l > 0.5) }'; then
+    log "WARNING: load average is $LOAD_AT_START before the run; other work on the machine skews the numbers"
+  fi
+}
+suite_exit() {
+  cleanup_pids
+  if declare -F pg_stop >/dev/null; then pg_stop; fi
+  if [[ ${BENCH_KEEP_TMP:-0} == 1 ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi
+}
+
 # stage_binaries DIR NAME... — copies of BIN_DIR's NAMEs in DIR, dropped from the page cache, for
 # the cold-start measurements: a container starts a binary from its image, while the linker
 # writes its output through large page-cache folios that a start then maps whole (webhook-receiver:

@@ -32,20 +32,7 @@ OUT_DIR=${BENCH_OUT_DIR:-$BENCH_DIR/out}
 
 ensure_tools python3 /usr/bin/time curl
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/mlc-bench-$SUITE.XXXXXX")
-on_exit() {
-  cleanup_pids
-  if [[ ${BENCH_KEEP_TMP:-0} == 1 ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi
-}
-trap on_exit EXIT
-trap 'exit 130' INT TERM
-RES=$TMP/results
-mkdir -p "$RES" "$OUT_DIR"
-log "suite $SUITE ($([[ $QUICK == 1 ]] && echo quick || echo full)): $ITEMS items + $MASTERS × $VARIANTS variants, $CHANGED changed; work dir $TMP"
-LOAD_AT_START=$(cut -d' ' -f1 /proc/loadavg)
-if awk -v l="$LOAD_AT_START" 'BEGIN { exit !(l > 0.5) }'; then
-  log "WARNING: load average is $LOAD_AT_START before the run; other work on the machine skews the numbers"
-fi
+suite_start ": $ITEMS items + $MASTERS × $VARIANTS variants, $CHANGED changed"
 
 swift_binaries "$TMP/build.log" catalog-push mlc
 MLC=$BIN_DIR/mlc

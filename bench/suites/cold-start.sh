@@ -33,20 +33,7 @@ else PYTHON=$(python3 -c 'import sys; print(sys.executable)'); fi
 NODE=$(command -v node || true)   # not needed in profile mode
 export WC_WEBHOOK_SECRET=$SECRET
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/mlc-bench-$SUITE.XXXXXX")
-on_exit() {
-  cleanup_pids
-  if [[ ${BENCH_KEEP_TMP:-0} == 1 ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi
-}
-trap on_exit EXIT
-trap 'exit 130' INT TERM
-RES=$TMP/results
-mkdir -p "$RES" "$OUT_DIR"
-log "suite $SUITE ($([[ $QUICK == 1 ]] && echo quick || echo full)); work dir $TMP"
-LOAD_AT_START=$(cut -d' ' -f1 /proc/loadavg)
-if awk -v l="$LOAD_AT_START" 'BEGIN { exit !(l > 0.5) }'; then
-  log "WARNING: load average is $LOAD_AT_START before the run; other work on the machine skews the numbers"
-fi
+suite_start
 
 FUNCTIONS=(webhook-receiver order-poster catalog-push backfill-poll)
 swift_binaries "$TMP/build.log" "${FUNCTIONS[@]}" mlc
