@@ -23,7 +23,7 @@ import Testing
 
             let killed = try await ProcessRunner.run(push, ["--stdin"], environment: environment.merging(["MLC_TEST_CRASH_AT": "catalog.after-batch"]) { $1 }, stdin: event)
             #expect(killed.status == SIGKILL, "\(killed.stdout) \(killed.stderr)")
-            let partial = try await skus(h)
+            let partial = try await h.skus()
             #expect(!partial.isEmpty, "a batch reached WooCommerce before the kill")
             #expect(try await h.store.listAll(prefix: "catalog/").count < partial.count, "what was created was not all recorded")
 
@@ -31,26 +31,15 @@ import Testing
             _ = try await h.store.delete(Keyspace.catalogLease("acme"), expectedVersion: nil)
             let rerun = try await ProcessRunner.run(push, ["--stdin"], environment: environment, stdin: event)
             #expect(rerun.status == 0, "\(rerun.stdout) \(rerun.stderr)")
-            let all = try await skus(h)
+            let all = try await h.skus()
             #expect(Set(all).count == all.count, "a SKU twice in WooCommerce: \(Dictionary(grouping: all) { $0 }.filter { $0.value.count > 1 }.keys.sorted().prefix(5))")
             let missing = (0..<450).map(Sandbox.benchItem).filter { !all.contains($0) }
             #expect(missing.isEmpty, "missing in WooCommerce: \(missing.prefix(5))")
             // A third run has nothing left to create.
             let again = try await ProcessRunner.run(push, ["--stdin"], environment: environment, stdin: event)
             #expect(again.status == 0)
-            #expect(try await skus(h).count == all.count)
+            #expect(try await h.skus().count == all.count)
         }
         try await store.close()
-    }
-
-    /// Every product SKU in the WooCommerce sandbox, duplicates kept.
-    func skus(_ h: CatalogHarness) async throws -> [String] {
-        var all: [String] = []
-        for page in 1...50 {
-            let items = try await h.shop.send("/products?per_page=100&page=\(page)&status=any", method: "GET").arrayValue ?? []
-            all += items.compactMap { $0["sku"]?.stringValue }
-            if items.count < 100 { break }
-        }
-        return all
     }
 }

@@ -18,6 +18,17 @@ import WooCommerceEmulator
 /// time, so OAuth timestamps stay inside its window): moving it on between runs makes any
 /// write visible in a product's `date_modified_gmt`.
 struct CatalogHarness: Sendable {
+    /// Every product SKU in the WooCommerce sandbox, duplicates kept.
+    func skus() async throws -> [String] {
+        var all: [String] = []
+        for page in 1...50 {
+            let items = try await shop.send("/products?per_page=100&page=\(page)&status=any", method: "GET").arrayValue ?? []
+            all += items.compactMap { $0["sku"]?.stringValue }
+            if items.count < 100 { break }
+        }
+        return all
+    }
+
     let store: any KeyValueStore
     let woo: WooCommerceEmulator
     let wooClock: ManualWallClock

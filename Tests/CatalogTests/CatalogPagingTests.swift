@@ -17,7 +17,7 @@ import Testing
                 let items = range.map { n in #"{"name":"Hand-made \#(n)","type":"simple","sku":"\#(Sandbox.benchItem(n))","regular_price":"1.00","status":"publish"}"# }
                 try await h.shop.send("/products/batch", #"{"create":[\#(items.joined(separator: ","))]}"#)
             }
-            let before = try await skus(h)
+            let before = try await h.skus()
             #expect(before.count >= 150, "more than one listing page of 100")
 
             let report = try await h.run()
@@ -27,7 +27,7 @@ import Testing
             let created = Set(report.changes.filter { $0.action == .create }.map(\.sku))
             #expect(created.isSuperset(of: (150..<230).map(Sandbox.benchItem)) && created.isDisjoint(with: adopted))
 
-            let after = try await skus(h)
+            let after = try await h.skus()
             #expect(Set(after).count == after.count, "a SKU twice in WooCommerce: \(Dictionary(grouping: after) { $0 }.filter { $0.value.count > 1 }.keys.sorted().prefix(5))")
             #expect(Set(after).isSuperset(of: (0..<230).map(Sandbox.benchItem)))
             let states = try await h.push.states(connectionID: h.connection.id)
@@ -49,16 +49,5 @@ import Testing
         #expect(CatalogExecutor.productChunks(creates: 0, updates: 0, size: 100).isEmpty)
         let onlyUpdates = CatalogExecutor.productChunks(creates: 0, updates: 201, size: 100)
         #expect(onlyUpdates.map(\.updates) == [0..<100, 100..<200, 200..<201] && onlyUpdates.allSatisfy(\.creates.isEmpty))
-    }
-
-    /// Every product SKU in the WooCommerce sandbox, duplicates kept.
-    func skus(_ h: CatalogHarness) async throws -> [String] {
-        var all: [String] = []
-        for page in 1...50 {
-            let items = try await h.shop.send("/products?per_page=100&page=\(page)&status=any", method: "GET").arrayValue ?? []
-            all += items.compactMap { $0["sku"]?.stringValue }
-            if items.count < 100 { break }
-        }
-        return all
     }
 }
