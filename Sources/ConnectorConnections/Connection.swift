@@ -183,7 +183,10 @@ public struct OrderSettings: Sendable, Equatable, Codable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         paidStatuses = try c.decode(.paidStatuses, default: ["processing", "completed"])
         if let text = try c.decodeIfPresent(String.self, forKey: .startDate) {
-            guard let date = try? Date(text, strategy: .iso8601) else {
+            // What the connection store writes (with milliseconds) without Foundation's format
+            // style, whose first use builds a calendar cache on every cold start; other ISO 8601
+            // forms (an offset instead of Z) through the style.
+            guard let date = Formatting.parseTimestamp(text) ?? (try? Date(text, strategy: .iso8601)) else {
                 throw DecodingError.dataCorruptedError(forKey: .startDate, in: c, debugDescription: "not an ISO 8601 date-time such as 2026-11-01T00:00:00Z")
             }
             startDate = date

@@ -30,7 +30,7 @@ public struct MasterKey: Sendable {
     /// file holding the same base64 text, or the 32 raw bytes).
     public static func fromEnvironment(_ environment: [String: String]) throws -> MasterKey {
         if let text = environment["MLC_MASTER_KEY"], !text.isEmpty {
-            guard let bytes = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            guard let bytes = Data(base64Encoded: String(Formatting.trimmedSpaces(text, andNewlines: true))) else {
                 throw ConnectorError.masterKey("MLC_MASTER_KEY is not base64", fix: "set it to the base64 of 32 random bytes (head -c 32 /dev/urandom | base64)")
             }
             return try MasterKey(bytes: Array(bytes))
@@ -40,7 +40,7 @@ public struct MasterKey: Sendable {
                 throw ConnectorError.masterKey("MLC_MASTER_KEY_FILE names \(path), which cannot be read", fix: "check the path and its permissions")
             }
             if data.count == 32 { return try MasterKey(bytes: Array(data)) }
-            let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let text = String(Formatting.trimmedSpaces(String(decoding: data, as: UTF8.self), andNewlines: true))
             guard let bytes = Data(base64Encoded: text) else {
                 throw ConnectorError.masterKey("MLC_MASTER_KEY_FILE \(path) holds neither 32 raw bytes nor their base64")
             }

@@ -114,38 +114,44 @@ public enum CloudEventCodec {
 
     /// Structured mode, and event files: the JSON format with `data` or `data_base64`.
     public static func decodeStructured(_ body: [UInt8]) throws -> CloudEvent {
-        let object: Any
+        let document: JSONValue
         do {
-            object = try JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed])
+            document = try JSONValue.parse(body)
         } catch {
-            throw CloudEventError.malformed("not JSON")
+            throw CloudEventError.malformed("not JSON (\(error.reason) at byte \(error.offset))")
         }
-        guard let dict = object as? [String: Any] else { throw CloudEventError.malformed("not a JSON object") }
+        guard case .object(let members) = document else { throw CloudEventError.malformed("not a JSON object") }
         var attributes: [String: String] = [:]
-        for (key, value) in dict where key != "data" && key != "data_base64" {
+        for (key, value) in members where key != "data" && key != "data_base64" {
             switch value {
-            case let s as String: attributes[key] = s
-            case let n as NSNumber: attributes[key] = n.stringValue
-            case is NSNull: continue
-            default: throw CloudEventError.invalidAttribute(key)
+            case .string(let text): attributes[key] = text
+            case .number(let literal): attributes[key] = literal
+            case .bool(let flag): attributes[key] = flag ? "true" : "false"
+            case .null: continue
+            case .array, .object: throw CloudEventError.invalidAttribute(key)
             }
         }
         var data: [UInt8]?
-        if let base64 = dict["data_base64"] {
-            guard dict["data"] == nil else { throw CloudEventError.malformed("both data and data_base64 are present") }
-            guard let s = base64 as? String, let bytes = Data(base64Encoded: s) else { throw CloudEventError.invalidAttribute("data_base64") }
+        if let base64 = members["data_base64"] {
+            guard members["data"] == nil else { throw CloudEventError.malformed("both data and data_base64 are present") }
+            guard let text = base64.stringValue, let bytes = Data(base64Encoded: text) else { throw CloudEventError.invalidAttribute("data_base64") }
             data = Array(bytes)
-        } else if let value = dict["data"], !(value is NSNull) {
+        } else if let value = members["data"], value != .null {
             let isJSON = attributes["datacontenttype"].map { $0.lowercased().contains("json") } ?? true
             if isJSON {
-                data = Array(try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes]))
-            } else if let s = value as? String {
-                data = Array(s.utf8)
+                data = Array(value.canonicalText.utf8)
+            } else if let text = value.stringValue {
+                data = Array(text.utf8)
             } else {
                 throw CloudEventError.invalidAttribute("data")
             }
         }
         return try build(attributes: attributes, data: data, canonicalizeJSON: false)
+    }
+
+    /// `bytes` in canonical JSON form (what the decoder stores as `data`), or nil when not JSON.
+    static func canonicalJSON(_ bytes: [UInt8]) -> [UInt8]? {
+        (try? JSONValue.parse(bytes)).map { Array($0.canonicalText.utf8) }
     }
 
     private static func build(attributes: [String: String], data: [UInt8]?, canonicalizeJSON: Bool) throws -> CloudEvent {
@@ -164,10 +170,8 @@ public enum CloudEventCodec {
             throw CloudEventError.invalidAttribute(name)
         }
         if canonicalizeJSON, let bytes = data, event.isJSONData {
-            guard let value = try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed]) else {
-                throw CloudEventError.invalidAttribute("data")
-            }
-            event.data = Array(try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes]))
+            guard let canonical = canonicalJSON(bytes) else { throw CloudEventError.invalidAttribute("data") }
+            event.data = canonical
         }
         return event
     }
@@ -185,9 +189,7 @@ public enum CloudEventCodec {
             // Inline only JSON already in the canonical form the decoder stores: other bytes (JSON
             // with spaces, say, from a data_base64 event) travel as they are, so the event decodes
             // back to itself.
-            if event.isJSONData, let value = try? JSONSerialization.jsonObject(with: Data(data), options: [.fragmentsAllowed]),
-               let canonical = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes]),
-               canonical.elementsEqual(data) {
+            if event.isJSONData, canonicalJSON(data) == data {
                 out += ",\"data\":" + String(decoding: data, as: UTF8.self)
             } else {
                 out += ",\"data_base64\":\(JSONText.quoted(Data(data).base64EncodedString()))"

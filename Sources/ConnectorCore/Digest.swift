@@ -8,7 +8,9 @@ public enum Digests {
         bytes.withUnsafeBytes { hex(SHA256.hash(data: $0)) }
     }
 
-    /// Lower-case hex of any byte sequence.
+    /// Lower-case hex of any byte sequence. Inlinable, so callers get it specialized: the generic
+    /// entry point has the runtime look up the sequence's conformances by name on a cold start.
+    @inlinable
     public static func hex<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
         let digits = Array("0123456789abcdef".utf8)
         var out = [UInt8]()

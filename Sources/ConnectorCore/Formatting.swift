@@ -41,15 +41,20 @@ public enum Formatting {
         } else if u.count != 20 {
             return nil
         }
-        var parts = tm()
-        parts.tm_year = Int32(year - 1900)
-        parts.tm_mon = Int32(month - 1)
-        parts.tm_mday = Int32(day)
-        parts.tm_hour = Int32(hour)
-        parts.tm_min = Int32(minute)
-        parts.tm_sec = Int32(second)
-        let seconds = timegm(&parts)
+        guard (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
+        let seconds = daysFromCivil(year: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60 + second
         return Date(unixMilliseconds: Int64(seconds) * 1000 + Int64(millis))
+    }
+
+    /// Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's `days_from_civil`) —
+    /// what `timegm` computes, without glibc reading /etc/localtime on first use.
+    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
     }
 
     /// A value from outside (a header, an event id) made safe for a log line or a store key:
@@ -61,11 +66,18 @@ public enum Formatting {
     }
 
     /// `text` without leading and trailing spaces and tabs (Unicode space separators and U+0009,
-    /// what `CharacterSet.whitespaces` holds). Pure Swift: Foundation's `trimmingCharacters`
-    /// bridges through NSString, a measurable share of a webhook's CPU on Linux.
-    public static func trimmedSpaces(_ text: String) -> Substring {
+    /// what `CharacterSet.whitespaces` holds), and with `andNewlines` also line breaks (U+000A–D,
+    /// U+0085, U+2028/9: `.whitespacesAndNewlines`). Pure Swift: Foundation's `trimmingCharacters`
+    /// bridges through NSString, a measurable share of a webhook's CPU on Linux, and its first use
+    /// costs a cold start runtime conformance scans.
+    public static func trimmedSpaces(_ text: String, andNewlines: Bool = false) -> Substring {
         func isSpace(_ scalar: Unicode.Scalar) -> Bool {
-            scalar == " " || scalar == "\t" || (scalar.value > 0x7F && scalar.properties.generalCategory == .spaceSeparator)
+            switch scalar.value {
+            case 0x20, 0x09: return true
+            case 0x0A...0x0D, 0x85, 0x2028, 0x2029: return andNewlines
+            case 0...0x7F: return false
+            default: return scalar.properties.generalCategory == .spaceSeparator
+            }
         }
         let scalars = text[...].unicodeScalars
         guard let first = scalars.firstIndex(where: { !isSpace($0) }) else { return "" }

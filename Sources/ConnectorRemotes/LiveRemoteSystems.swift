@@ -152,13 +152,28 @@ struct RemoteCallMetrics: Sendable {
         let parts = request.split(separator: " ", maxSplits: 1)
         guard parts.count == 2 else { return ("other", "other") }
         let method = parts[0].allSatisfy(\.isLetter) ? String(parts[0].prefix(10)) : "other"
-        var path = Substring(parts[1])
-        if let range = path.range(of: "/wc/v3/") { path = path[range.upperBound...] }
-        let segments = path.split(separator: "/").filter { !$0.allSatisfy(\.isNumber) }.prefix(3)
-        guard !segments.isEmpty, segments.allSatisfy({ $0.count <= 40 && $0.allSatisfy { $0.isASCII && ($0.isLowercase || $0 == "_" || $0 == "-") } }) else {
-            return (method, "other")
+        // Plain loops rather than Foundation's `range(of:)` and `joined`: both run unspecialized
+        // generic code whose metadata the runtime resolves by name, at a cold start's expense.
+        let target = Array(parts[1].utf8)
+        let marker = Array("/wc/v3/".utf8)
+        var from = 0
+        if target.count >= marker.count,
+           let at = (0...(target.count - marker.count)).first(where: { target[$0..<($0 + marker.count)].elementsEqual(marker) }) {
+            from = at + marker.count
         }
-        return (method, segments.joined(separator: "/"))
+        let path = String(decoding: target[from...], as: UTF8.self)
+        var resource = ""
+        var kept = 0
+        for segment in path.split(separator: "/") where !segment.allSatisfy(\.isNumber) {
+            guard kept < 3 else { break }
+            guard segment.count <= 40, segment.allSatisfy({ $0.isASCII && ($0.isLowercase || $0 == "_" || $0 == "-") }) else {
+                return (method, "other")
+            }
+            if kept > 0 { resource += "/" }
+            resource += String(segment)
+            kept += 1
+        }
+        return (method, kept == 0 ? "other" : resource)
     }
 }
 

@@ -26,6 +26,21 @@ public enum FunctionMain {
     /// event outcomes 0 / 75 / 65.
     public static let configurationErrorExit: Int32 = 78
 
+    /// The executables' entry point: `run` on the cooperative pool while the main thread waits,
+    /// then `exit` with its code. Deliberately not an async `main`: Swift parks an async main's
+    /// thread in `dispatch_main()`, whose `pthread_exit` has libgcc unwind the main stack through
+    /// ~0.7 MiB of unwind tables on every cold start. No code here runs on the main actor.
+    public static func main(
+        name: String,
+        gauges: StoreGauges? = nil,
+        build: @escaping @Sendable (FunctionEnvironment) async throws -> any FunctionHandler
+    ) -> Never {
+        Task.detached {
+            exit(await run(name: name, gauges: gauges, build: build))
+        }
+        while true { pause() }
+    }
+
     public static func run(
         name: String,
         arguments: [String] = CommandLine.arguments,

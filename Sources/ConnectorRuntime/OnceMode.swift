@@ -35,7 +35,7 @@ public enum OnceMode {
     /// A structured CloudEvent (has `specversion`) or a captured HTTP request:
     /// `{"method","path","headers":{…},"body"|"bodyBase64"}`.
     public static func decode(_ bytes: [UInt8]) throws -> Input {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
+        guard case .object(let object)? = try? JSONValue.parse(bytes) else {
             throw ConnectorError.invalidInput("the event is not a JSON object", fix: "give a structured CloudEvent or a captured request {\"method\",\"path\",\"headers\",\"body\"}")
         }
         if object["specversion"] != nil {
@@ -49,27 +49,29 @@ public enum OnceMode {
         if let unknown = object.keys.sorted().first(where: { !allowed.contains($0) }) {
             throw ConnectorError.invalidInput("captured request has an unknown key '\(unknown)'", fix: "use method, path, headers, body or bodyBase64 (and description)")
         }
-        guard let path = object["path"] as? String, path.hasPrefix("/") else {
+        guard let path = object["path"]?.stringValue, path.hasPrefix("/") else {
             throw ConnectorError.invalidInput("captured request needs a 'path' starting with /")
         }
-        let method = (object["method"] as? String) ?? "POST"
+        let method = object["method"]?.stringValue ?? "POST"
         var headers: [String: String] = [:]
         if let raw = object["headers"] {
-            guard let dict = raw as? [String: Any] else { throw ConnectorError.invalidInput("'headers' must be an object of name → string") }
-            for (name, value) in dict {
-                guard let text = value as? String else { throw ConnectorError.invalidInput("header '\(name)' must be a string") }
+            guard case .object(let fields) = raw else { throw ConnectorError.invalidInput("'headers' must be an object of name → string") }
+            for (name, value) in fields {
+                guard let text = value.stringValue else { throw ConnectorError.invalidInput("header '\(name)' must be a string") }
                 let lower = name.lowercased()
                 headers[lower] = headers[lower].map { $0 + ", " + text } ?? text
             }
         }
         var body: [UInt8] = []
         switch (object["body"], object["bodyBase64"]) {
-        case (let text as String, nil): body = Array(text.utf8)
-        case (nil, let base64 as String):
+        case (.string(let text)?, nil): body = Array(text.utf8)
+        case (nil, .string(let base64)?):
             guard let data = Data(base64Encoded: base64) else { throw ConnectorError.invalidInput("'bodyBase64' is not base64") }
             body = Array(data)
         case (nil, nil): break
-        default: throw ConnectorError.invalidInput("give either 'body' (text) or 'bodyBase64', not both")
+        case (_?, _?): throw ConnectorError.invalidInput("give either 'body' (text) or 'bodyBase64', not both")
+        case (_?, nil): throw ConnectorError.invalidInput("'body' must be a string (use 'bodyBase64' for bytes)")
+        case (nil, _?): throw ConnectorError.invalidInput("'bodyBase64' must be a string of base64")
         }
         let request = HTTPRequestEnvelope(method: method, target: path, headers: headers, body: body)
         return .request(request)
@@ -79,7 +81,7 @@ public enum OnceMode {
     public static func resultLine(function: String, outcome: Outcome) -> String {
         var line = "{\"function\":\(JSONText.quoted(function)),\"outcome\":\"\(outcome.kind.rawValue)\",\"status\":\(outcome.status),\"reason\":\(JSONText.quoted(outcome.reason))"
         if !outcome.body.isEmpty {
-            if (try? JSONSerialization.jsonObject(with: Data(outcome.body))) != nil {
+            if (try? JSONValue.parse(outcome.body)) != nil {
                 line += ",\"response\":" + String(decoding: outcome.body, as: UTF8.self)
             } else {
                 line += ",\"response\":" + JSONText.quoted(String(decoding: outcome.body, as: UTF8.self))

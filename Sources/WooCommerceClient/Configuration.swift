@@ -128,7 +128,7 @@ extension WooCommerceClient {
         }
 
         static func split(_ text: String, field: String) throws -> (scheme: String, authority: String, path: String) {
-            let trimmed = text.trimmingCharacters(in: .whitespaces)
+            let trimmed = String(Formatting.trimmedSpaces(text))
             guard let components = URLComponents(string: trimmed), let scheme = components.scheme?.lowercased(),
                   scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty,
                   components.query == nil, components.fragment == nil, components.user == nil

@@ -77,8 +77,10 @@ public struct OAuth1Signer: Sendable {
 
     /// base64(HMAC(consumer_secret + "&", baseString)).
     public func signature(baseString: String) -> String {
-        let key = SymmetricKey(data: Data((consumerSecret + "&").utf8))
-        let message = Data(baseString.utf8)
+        // Byte arrays, not `Data(string.utf8)`: that init asks the runtime whether a UTF8View is
+        // ContiguousBytes — a scan of every conformance record on a cold start.
+        let key = SymmetricKey(data: Array((consumerSecret + "&").utf8))
+        let message = Array(baseString.utf8)
         switch method {
         case .hmacSHA1: return Data(HMAC<Insecure.SHA1>.authenticationCode(for: message, using: key)).base64EncodedString()
         case .hmacSHA256: return Data(HMAC<SHA256>.authenticationCode(for: message, using: key)).base64EncodedString()

@@ -65,7 +65,7 @@ struct CloudEventTests {
         #expect(throws: CloudEventError.unsupportedSpecVersion("0.3")) { _ = try CloudEventCodec.decode(headers: ["ce-specversion": "0.3", "ce-id": "1", "ce-source": "/s", "ce-type": "t"], body: []) }
         #expect(throws: CloudEventError.invalidAttribute("id")) { _ = try CloudEventCodec.decode(headers: ["ce-specversion": "1.0", "ce-id": "%ZZ", "ce-source": "/s", "ce-type": "t"], body: []) }
         #expect(throws: CloudEventError.invalidAttribute("id")) { _ = try CloudEventCodec.decode(headers: ["ce-specversion": "1.0", "ce-id": "%C3%28", "ce-source": "/s", "ce-type": "t"], body: []) }
-        #expect(throws: CloudEventError.malformed("not JSON")) { _ = try CloudEventCodec.decodeStructured(Array("{".utf8)) }
+        #expect(throws: CloudEventError.malformed("not JSON (expected a member name at byte 1)")) { _ = try CloudEventCodec.decodeStructured(Array("{".utf8)) }
         #expect(throws: CloudEventError.malformed("both data and data_base64 are present")) {
             _ = try CloudEventCodec.decodeStructured(Array(#"{"specversion":"1.0","id":"1","source":"/s","type":"t","data":{},"data_base64":"AA=="}"#.utf8))
         }

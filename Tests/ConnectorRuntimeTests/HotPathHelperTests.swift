@@ -34,6 +34,33 @@ import Testing
         }
     }
 
+    @Test func trimmingWithNewlinesMatchesFoundation() {
+        for text in ["  x \n", "\r\n\tkey==\n", "\u{85}a\u{2028}", "\u{0B}\u{0C}b", "\n", "", " a\nb "] {
+            #expect(String(Formatting.trimmedSpaces(text, andNewlines: true)) == text.trimmingCharacters(in: .whitespacesAndNewlines), "\(text.debugDescription)")
+        }
+    }
+
+    /// The timestamp parser no longer calls `timegm`: it must land on the same instant for every
+    /// day of a span crossing leap years and centuries, and refuse out-of-range fields.
+    @Test func timestampsParseToTheSameInstantAsTimegm() {
+        var day = Date(timeIntervalSince1970: -86_400 * 365 * 3)
+        let end = Date(timeIntervalSince1970: 86_400 * 365 * 140)
+        var checked = 0
+        while day < end {
+            let text = Formatting.timestamp(day.addingTimeInterval(45_296.789))
+            let parsed = Formatting.parseTimestamp(text)
+            #expect(parsed.map(Formatting.timestamp) == text, "\(text)")
+            day.addTimeInterval(86_400 * 13)
+            checked += 1
+        }
+        #expect(checked > 3_000)
+        #expect(Formatting.parseTimestamp("2000-02-29T23:59:59Z") == Date(timeIntervalSince1970: 951_868_799))
+        #expect(Formatting.parseTimestamp("1969-12-31T23:59:59.5Z") == Date(timeIntervalSince1970: -0.5))
+        for bad in ["2026-13-01T00:00:00Z", "2026-00-10T00:00:00Z", "2026-01-32T00:00:00Z", "2026-01-01T24:00:00Z", "2026-01-01T00:60:00Z"] {
+            #expect(Formatting.parseTimestamp(bad) == nil, "\(bad)")
+        }
+    }
+
     @Test func constantTimeEqualsComparesWholeArrays() {
         let mac: [UInt8] = Array(0..<32)
         var other = mac

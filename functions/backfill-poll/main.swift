@@ -9,7 +9,7 @@ import ConnectorRemotes
 import ConnectorRuntime
 import Foundation
 
-let code = await FunctionMain.run(name: "backfill-poll", gauges: StatusMetrics.gauges) { env in
+FunctionMain.main(name: "backfill-poll", gauges: StatusMetrics.gauges) { env in
     let key = try MasterKey.fromEnvironment(env.environment)
     let connections = StoredConnections(repository: ConnectionRepository(store: env.store, clock: env.clock), key: key, clock: env.clock)
     let remotes = LiveRemoteSystems(httpClient: .shared, store: env.store, clock: env.clock, sleeper: SystemSleeper(),
@@ -23,4 +23,3 @@ let code = await FunctionMain.run(name: "backfill-poll", gauges: StatusMetrics.g
     let completion = OrderCompletion(store: env.store, connections: connections, remotes: remotes, clock: env.clock, settings: completionSettings)
     return BackfillPollFunction(poll: poll, completion: completion)
 }
-exit(code)

@@ -7,7 +7,7 @@ import ConnectorRemotes
 import ConnectorRuntime
 import Foundation
 
-let code = await FunctionMain.run(name: "catalog-push", gauges: StatusMetrics.gauges) { env in
+FunctionMain.main(name: "catalog-push", gauges: StatusMetrics.gauges) { env in
     let key = try MasterKey.fromEnvironment(env.environment)
     let connections = StoredConnections(repository: ConnectionRepository(store: env.store, clock: env.clock), key: key, clock: env.clock)
     let remotes = LiveRemoteSystems(httpClient: .shared, store: env.store, clock: env.clock, sleeper: SystemSleeper(),
@@ -17,4 +17,3 @@ let code = await FunctionMain.run(name: "catalog-push", gauges: StatusMetrics.ga
     let push = CatalogPush(store: env.store, connections: connections, remotes: remotes, clock: env.clock, sleeper: SystemSleeper(), settings: settings)
     return CatalogPushFunction(push: push)
 }
-exit(code)

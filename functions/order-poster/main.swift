@@ -7,7 +7,7 @@ import ConnectorRemotes
 import ConnectorRuntime
 import Foundation
 
-let code = await FunctionMain.run(name: "order-poster", gauges: StatusMetrics.gauges) { env in
+FunctionMain.main(name: "order-poster", gauges: StatusMetrics.gauges) { env in
     let key = try MasterKey.fromEnvironment(env.environment)
     let connections = StoredConnections(repository: ConnectionRepository(store: env.store, clock: env.clock), key: key, clock: env.clock)
     let remotes = LiveRemoteSystems(httpClient: .shared, store: env.store, clock: env.clock, sleeper: SystemSleeper(),
@@ -18,4 +18,3 @@ let code = await FunctionMain.run(name: "order-poster", gauges: StatusMetrics.ga
     let customers = CustomerSync(store: env.store, connections: connections, remotes: remotes, clock: env.clock, retention: env.settings.retention, sharingLeasesWith: poster)
     return OrderPosterFunction(poster: poster, store: env.store, customers: customers)
 }
-exit(code)

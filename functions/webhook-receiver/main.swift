@@ -4,7 +4,7 @@ import ConnectorFlows
 import ConnectorRuntime
 import Foundation
 
-let code = await FunctionMain.run(name: "webhook-receiver", gauges: StatusMetrics.gauges) { env in
+FunctionMain.main(name: "webhook-receiver", gauges: StatusMetrics.gauges) { env in
     WebhookReceiverFunction(
         store: env.store,
         masterKey: try MasterKey.fromEnvironment(env.environment),
@@ -12,4 +12,3 @@ let code = await FunctionMain.run(name: "webhook-receiver", gauges: StatusMetric
         clock: env.clock,
         wakeUp: env.wakeUp)
 }
-exit(code)
