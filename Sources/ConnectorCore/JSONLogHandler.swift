@@ -84,17 +84,23 @@ public struct JSONLogHandler: LogHandler {
         JSONText.appendString(event.message.description, to: &out)
         out += ",\"logger\":"
         JSONText.appendString(label, to: &out)
-        for key in merged.keys.sorted() where !Self.reservedKeys.contains(key) {
+        for (key, value) in merged.sorted(by: { $0.key < $1.key }) where !Self.isReserved(key) {
             out += ","
             JSONText.appendString(key, to: &out)
             out += ":"
-            Self.append(merged[key]!, to: &out)
+            Self.append(value, to: &out)
         }
         out += "}"
         sink.write(line: out)
     }
 
-    private static let reservedKeys: Set<String> = ["timestamp", "level", "severity", "message", "logger"]
+    /// The keys the handler writes itself (compared, not hashed: this runs for every key of every line).
+    private static func isReserved(_ key: String) -> Bool {
+        switch key {
+        case "timestamp", "level", "severity", "message", "logger": true
+        default: false
+        }
+    }
 
     private static func append(_ value: Logger.Metadata.Value, to out: inout String) {
         switch value {
@@ -144,7 +150,13 @@ public struct JSONLogHandler: LogHandler {
 public enum JSONText {
     /// Appends `s` as a JSON string literal (quoted, escaped) to `out`.
     public static func appendString(_ s: String, to out: inout String) {
-        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
+        var s = s
+        // Scanned as one contiguous buffer: iterating `utf8` byte by byte cost ~15 instructions a byte.
+        let plain = s.withUTF8 { bytes in
+            for byte in bytes where byte < 0x20 || byte == 0x22 || byte == 0x5C { return false }
+            return true
+        }
+        if plain {
             // Nothing to escape (the common case): one append.
             out += "\""
             out += s

@@ -20,18 +20,24 @@ public struct WebhookReceiverFunction: FunctionHandler {
         // "", "webhooks", "woocommerce", "{connection}"
         if parts.count == 4, parts[1] == "webhooks", parts[2] == "woocommerce" {
             guard request.method == "POST" else { return .reject(405, "use POST") }
-            let connection = String(parts[3]).removingPercentEncoding ?? String(parts[3])
+            let connection = Self.connectionID(parts[3])
             return await intake.receive(connectionID: connection, request: request, logger: context.logger)
         }
         // "", "events", "dynamics", "{connection}" — the query (with the code) is never logged.
         if parts.count == 4, parts[1] == "events", parts[2] == "dynamics", let events {
-            let connection = String(parts[3]).removingPercentEncoding ?? String(parts[3])
+            let connection = Self.connectionID(parts[3])
             return await events.receive(connectionID: connection, request: request, logger: context.logger)
         }
         return .reject(404, "no such endpoint; WooCommerce deliveries go to POST /webhooks/woocommerce/{connection}, F&O business events to POST /events/dynamics/{connection}?code=…")
     }
 
     /// CloudEvents reach the receiver only as dead letters of the connector's own hand-offs.
+    /// The connection id from its path segment, percent-decoded (NSString's decoding only when
+    /// there is a `%`: it bridges on every call).
+    static func connectionID(_ segment: Substring) -> String {
+        segment.utf8.contains(UInt8(ascii: "%")) ? (String(segment).removingPercentEncoding ?? String(segment)) : String(segment)
+    }
+
     public func handle(event: CloudEvent, context: InvocationContext) async -> Outcome {
         await DeadLetterIntake(store: intake.store, clock: intake.clock, alertWindow: intake.settings.alertWindow)
             .receive(event, logger: context.logger)

@@ -22,6 +22,10 @@ public final class ProcessMetrics: Sendable {
     /// The swift-metrics factory over ``registry``: `Counter(label:dimensions:factory:)` and
     /// `Timer(...)` made with it show up at `/metrics`.
     public let factory: any MetricsFactory
+    /// The request counters and timers made so far, by their labels: making one through the
+    /// factory looks it up in the registry by name and sorted labels — on every request it cost
+    /// more than the increment.
+    private let requestMetrics = Mutex<[String: (counter: CoreMetrics.Counter, timer: CoreMetrics.Timer)]>([:])
 
     /// Latency buckets in seconds: F&O writes take seconds, its timeout is 60.
     static let durationBuckets: [Duration] = [
@@ -39,11 +43,18 @@ public final class ProcessMetrics: Sendable {
 
     /// One request or event handled by this process's function.
     public func recordRequest(function: String, kind: String, outcome: Outcome, elapsed: Duration) {
-        Counter(label: "mlc_requests_total", dimensions: [
-            ("function", function), ("kind", kind), ("outcome", outcome.kind.rawValue), ("status", String(outcome.status)),
-        ], factory: factory).increment()
-        CoreMetrics.Timer(label: "mlc_request_duration_seconds", dimensions: [("function", function), ("kind", kind)], factory: factory)
-            .recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+        let key = "\(function)\u{0}\(kind)\u{0}\(outcome.kind.rawValue)\u{0}\(outcome.status)"
+        let metrics = requestMetrics.withLock { made in
+            if let found = made[key] { return found }
+            let counter = CoreMetrics.Counter(label: "mlc_requests_total", dimensions: [
+                ("function", function), ("kind", kind), ("outcome", outcome.kind.rawValue), ("status", String(outcome.status)),
+            ], factory: factory)
+            let timer = CoreMetrics.Timer(label: "mlc_request_duration_seconds", dimensions: [("function", function), ("kind", kind)], factory: factory)
+            made[key] = (counter, timer)
+            return (counter, timer)
+        }
+        metrics.counter.increment()
+        metrics.timer.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
     }
 
     /// The registry in the Prometheus text format.

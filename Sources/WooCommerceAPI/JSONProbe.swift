@@ -18,26 +18,29 @@ struct JSONProbe {
 
     static let maxDepth = 256
 
-    private let bytes: [UInt8]
+    /// The body being read: valid only inside `read`, which holds the array's storage.
+    private let bytes: UnsafeBufferPointer<UInt8>
     private var index = 0
 
-    private init(_ bytes: [UInt8]) { self.bytes = bytes }
+    private init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
     /// Validates `bytes` as one JSON value and reads its top level.
     static func read(_ bytes: [UInt8]) throws -> TopLevel {
         guard isValidUTF8(bytes) else { throw Failure.invalid }
-        var probe = JSONProbe(bytes)
-        var top = TopLevel()
-        probe.skipWhitespace()
-        if probe.peek == UInt8(ascii: "{") {
-            top.isObject = true
-            try probe.readTopObject(&top)
-        } else {
-            try probe.skipValue(depth: 0)
+        return try bytes.withUnsafeBufferPointer { buffer in
+            var probe = JSONProbe(buffer)
+            var top = TopLevel()
+            probe.skipWhitespace()
+            if probe.peek == UInt8(ascii: "{") {
+                top.isObject = true
+                try probe.readTopObject(&top)
+            } else {
+                try probe.skipValue(depth: 0)
+            }
+            probe.skipWhitespace()
+            guard probe.index == buffer.count else { throw Failure.invalid }
+            return top
         }
-        probe.skipWhitespace()
-        guard probe.index == bytes.count else { throw Failure.invalid }
-        return top
     }
 
     private var peek: UInt8? { index < bytes.count ? bytes[index] : nil }
@@ -82,7 +85,7 @@ struct JSONProbe {
         }
     }
 
-    private static func integer(_ slice: ArraySlice<UInt8>) -> Int64? {
+    private static func integer(_ slice: Slice<UnsafeBufferPointer<UInt8>>) -> Int64? {
         guard !slice.isEmpty, slice.count <= 18, slice.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
         var n: Int64 = 0
         for b in slice { n = n * 10 + Int64(b - 0x30) }
@@ -162,40 +165,61 @@ struct JSONProbe {
     }
 
     /// Reads a string; returns its decoded text when `keep` (of a long string, the text of its
-    /// first 200 bytes), else "".
+    /// first 200 bytes), else "". Runs of plain bytes are skipped in a tight loop: strings are
+    /// most of a delivery's bytes.
     private mutating func readString(keep: Bool) throws -> String {
         try expect(UInt8(ascii: "\""))
         let start = index
-        var escaped = false
         var hasEscape = false
+        let count = bytes.count
         while true {
-            guard let b = peek else { throw Failure.invalid }
-            index += 1
-            if escaped {
-                switch b {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
-                     UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
-                    break
-                case UInt8(ascii: "u"):
-                    guard index + 4 <= bytes.count, bytes[index..<index + 4].allSatisfy({ Self.isHex($0) }) else { throw Failure.invalid }
-                    index += 4
-                default:
-                    throw Failure.invalid
+            // Eight bytes at a time while none can be a quote, a backslash or a control character.
+            if let base = bytes.baseAddress {
+                while index + 8 <= count, !Self.mayHaveSpecial(UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)) {
+                    index += 8
                 }
-                escaped = false
-            } else if b == UInt8(ascii: "\\") {
-                escaped = true
-                hasEscape = true
-            } else if b == UInt8(ascii: "\"") {
+            }
+            while index < count {
+                let b = bytes[index]
+                if b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") || b < 0x20 { break }
+                index += 1
+            }
+            guard index < count else { throw Failure.invalid }
+            let b = bytes[index]
+            index += 1
+            if b == UInt8(ascii: "\"") { break }
+            guard b == UInt8(ascii: "\\"), index < count else { throw Failure.invalid }
+            hasEscape = true
+            let escape = bytes[index]
+            index += 1
+            switch escape {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                 UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
                 break
-            } else if b < 0x20 {
+            case UInt8(ascii: "u"):
+                guard index + 4 <= count, bytes[index..<index + 4].allSatisfy({ Self.isHex($0) }) else { throw Failure.invalid }
+                index += 4
+            default:
                 throw Failure.invalid
             }
         }
         guard keep else { return "" }
         let raw = bytes[start..<min(index - 1, start + 200)]
         if !hasEscape { return String(decoding: raw, as: UTF8.self) }
-        return Self.unescape(raw)
+        return Self.unescape(ArraySlice(raw))
+    }
+
+    /// Whether any byte of `word` may be `"`, `\\` or below 0x20 (exact for "none": a false
+    /// "maybe" only sends the caller to its byte-by-byte loop). The classic has-zero-byte test.
+    @inline(__always)
+    static func mayHaveSpecial(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let quotes = word ^ 0x2222_2222_2222_2222
+        let backslashes = word ^ 0x5C5C_5C5C_5C5C_5C5C
+        let zeroQuote = (quotes &- ones) & ~quotes
+        let zeroBackslash = (backslashes &- ones) & ~backslashes
+        let control = (word &- 0x2020_2020_2020_2020) & ~word
+        return (zeroQuote | zeroBackslash | control) & 0x8080_8080_8080_8080 != 0
     }
 
     /// RFC 3629 UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
@@ -203,7 +227,13 @@ struct JSONProbe {
         bytes.withUnsafeBufferPointer { p in
             var i = 0
             let n = p.count
+            guard let base = p.baseAddress else { return true }
             while i < n {
+                // Eight ASCII bytes at a time (nearly every delivery is ASCII throughout).
+                if i + 8 <= n, UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self) & 0x8080_8080_8080_8080 == 0 {
+                    i += 8
+                    continue
+                }
                 let b = p[i]
                 if b < 0x80 { i += 1; continue }
                 let need: Int

@@ -24,6 +24,29 @@ struct DeliveryBodyTests {
         }
     }
 
+    /// The probe skips string bytes eight at a time: a quote, an escape, a control character or a
+    /// multi-byte character at any offset within those eight must be read exactly as JSON says.
+    @Test func specialBytesAtEveryOffsetOfTheWordScan() {
+        let specials: [(insert: [UInt8], valid: Bool)] = [
+            (Array(#"\""#.utf8), true), (Array(#"\\"#.utf8), true), (Array(#"\u00e9"#.utf8), true), (Array("é€😀".utf8), true),
+            ([0x0A], false), ([0x1F], false), ([0x7F], true), (Array(#"\x"#.utf8), false), (Array(#"""#.utf8), false),
+        ]
+        for (insert, valid) in specials {
+            for prefix in 0..<20 {
+                for suffix in [0, 1, 7, 8, 9] {
+                    let body = Array(#"{"id":7,"s":""#.utf8) + Array(repeating: UInt8(ascii: "a"), count: prefix) + insert
+                        + Array(repeating: UInt8(ascii: "b"), count: suffix) + Array(#"","t":1}"#.utf8)
+                    let result = DeliveryBody.classify(body)
+                    if valid {
+                        #expect(result == .resource(id: 7), "\(String(decoding: body, as: UTF8.self).debugDescription)")
+                    } else {
+                        #expect(result != .resource(id: 7), "\(String(decoding: body, as: UTF8.self).debugDescription)")
+                    }
+                }
+            }
+        }
+    }
+
     @Test func shapes() {
         #expect(classify(#"{"id":14}"#) == .deleted(id: 14))
         #expect(classify(#" { "id" : 15 , "status":"processing" } "#) == .resource(id: 15))
