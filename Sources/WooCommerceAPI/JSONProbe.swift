@@ -43,12 +43,15 @@ struct JSONProbe {
         }
     }
 
+    @inline(__always)
     private var peek: UInt8? { index < bytes.count ? bytes[index] : nil }
 
+    @inline(__always)
     private mutating func skipWhitespace() {
         while index < bytes.count, bytes[index] == 0x20 || bytes[index] == 0x0A || bytes[index] == 0x0D || bytes[index] == 0x09 { index += 1 }
     }
 
+    @inline(__always)
     private mutating func expect(_ byte: UInt8) throws {
         guard peek == byte else { throw Failure.invalid }
         index += 1
@@ -60,22 +63,26 @@ struct JSONProbe {
         if peek == UInt8(ascii: "}") { index += 1; return }
         while true {
             skipWhitespace()
-            let key = try readString(keep: true)
+            let keyStart = index + 1
+            let keyHasEscape = try scanString()
+            // Keys are compared as bytes; only an escaped one (rare) is decoded to compare.
+            let keyBytes = bytes[keyStart..<(index - 1)]
+            let key: KnownKey = keyHasEscape ? KnownKey(text: Self.unescape(ArraySlice(keyBytes))) : KnownKey(bytes: keyBytes)
             skipWhitespace()
             try expect(UInt8(ascii: ":"))
             skipWhitespace()
             top.keyCount += 1
             switch key {
-            case "id":
+            case .id:
                 let start = index
                 try skipValue(depth: 1)
                 top.id = Self.integer(bytes[start..<index])
-            case "code":
-                if peek == UInt8(ascii: "\"") { top.code = try readString(keep: true) } else { try skipValue(depth: 1) }
-            case "message":
+            case .code:
+                if peek == UInt8(ascii: "\"") { top.code = try readText() } else { try skipValue(depth: 1) }
+            case .message:
                 top.hasMessage = true
                 try skipValue(depth: 1)
-            default:
+            case .other:
                 try skipValue(depth: 1)
             }
             skipWhitespace()
@@ -102,7 +109,7 @@ struct JSONProbe {
             if peek == UInt8(ascii: "}") { index += 1; return }
             while true {
                 skipWhitespace()
-                _ = try readString(keep: false)
+                _ = try scanString()
                 skipWhitespace()
                 try expect(UInt8(ascii: ":"))
                 skipWhitespace()
@@ -125,7 +132,7 @@ struct JSONProbe {
                 return
             }
         case UInt8(ascii: "\""):
-            _ = try readString(keep: false)
+            _ = try scanString()
         case UInt8(ascii: "t"): try literal("true")
         case UInt8(ascii: "f"): try literal("false")
         case UInt8(ascii: "n"): try literal("null")
@@ -164,12 +171,41 @@ struct JSONProbe {
         }
     }
 
-    /// Reads a string; returns its decoded text when `keep` (of a long string, the text of its
-    /// first 200 bytes), else "". Runs of plain bytes are skipped in a tight loop: strings are
-    /// most of a delivery's bytes.
-    private mutating func readString(keep: Bool) throws -> String {
+    /// The top-level keys classification looks at.
+    private enum KnownKey {
+        case id, code, message, other
+
+        init(bytes: Slice<UnsafeBufferPointer<UInt8>>) {
+            if bytes.elementsEqual("id".utf8) { self = .id }
+            else if bytes.elementsEqual("code".utf8) { self = .code }
+            else if bytes.elementsEqual("message".utf8) { self = .message }
+            else { self = .other }
+        }
+
+        init(text: String) {
+            switch text {
+            case "id": self = .id
+            case "code": self = .code
+            case "message": self = .message
+            default: self = .other
+            }
+        }
+    }
+
+    /// Reads a string and returns its decoded text (of a long string, the text of its first 200 bytes).
+    private mutating func readText() throws -> String {
+        let start = index + 1
+        let hasEscape = try scanString()
+        let raw = bytes[start..<min(index - 1, start + 200)]
+        if !hasEscape { return String(decoding: raw, as: UTF8.self) }
+        return Self.unescape(ArraySlice(raw))
+    }
+
+    /// Checks a string and moves past its closing quote; true when it holds an escape. Runs of
+    /// plain bytes are skipped in a tight loop: strings are most of a delivery's bytes.
+    @inline(__always)
+    private mutating func scanString() throws -> Bool {
         try expect(UInt8(ascii: "\""))
-        let start = index
         var hasEscape = false
         let count = bytes.count
         while true {
@@ -187,7 +223,7 @@ struct JSONProbe {
             guard index < count else { throw Failure.invalid }
             let b = bytes[index]
             index += 1
-            if b == UInt8(ascii: "\"") { break }
+            if b == UInt8(ascii: "\"") { return hasEscape }
             guard b == UInt8(ascii: "\\"), index < count else { throw Failure.invalid }
             hasEscape = true
             let escape = bytes[index]
@@ -203,10 +239,6 @@ struct JSONProbe {
                 throw Failure.invalid
             }
         }
-        guard keep else { return "" }
-        let raw = bytes[start..<min(index - 1, start + 200)]
-        if !hasEscape { return String(decoding: raw, as: UTF8.self) }
-        return Self.unescape(ArraySlice(raw))
     }
 
     /// Whether any byte of `word` may be `"`, `\\` or below 0x20 (exact for "none": a false

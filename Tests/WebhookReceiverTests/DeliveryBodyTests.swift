@@ -50,6 +50,9 @@ struct DeliveryBodyTests {
     @Test func shapes() {
         #expect(classify(#"{"id":14}"#) == .deleted(id: 14))
         #expect(classify(#" { "id" : 15 , "status":"processing" } "#) == .resource(id: 15))
+        // Keys are compared as bytes, and an escaped key by its decoded text.
+        #expect(classify(#"{"i\u0064":16,"status":"processing"}"#) == .resource(id: 16))
+        #expect(classify(#"{"idx":16,"status":"processing"}"#) != .resource(id: 16))
         #expect(classify(#"{"code":"woocommerce_rest_cannot_view","message":"Sorry, you cannot view this resource.","data":{"status":401}}"#) == .restError(code: "woocommerce_rest_cannot_view"))
         #expect(classify(#"{"\u0069d":7,"x":1}"#) == .resource(id: 7))
         #expect(classify(#"{"id":"12","x":1}"#) == .unusable(reason: "body has no resource id"))
