@@ -78,7 +78,7 @@ public enum FunctionMain {
         let metrics: ProcessMetrics? = mode == .http ? ProcessMetrics() : nil
         let factory: any MetricsFactory = metrics?.factory ?? NOOPMetricsHandler.instance
         do {
-            store = try await StoreFactory.open(settings.storeURL)
+            store = try await StoreFactory.open(settings.storeURL, shortLived: mode == .once)
             var env = FunctionEnvironment(
                 name: name, settings: settings, environment: environment, store: store, clock: SystemWallClock(), logger: logger,
                 wakeUp: wakeUp)

@@ -195,7 +195,11 @@ public struct ScheduleTick: Sendable, Equatable {
 
 /// Opens the store a URL names (SPEC §5).
 public enum StoreFactory {
-    public static func open(_ url: String, clock: any WallClock = SystemWallClock()) async throws -> any KeyValueStore {
+    /// Pages of SQLite write-ahead log a short-lived process lets build up (see `SQLiteStore.open`).
+    public static let shortLivedCheckpointPages = 256
+
+    /// `shortLived`: the process handles one event and exits (once mode) — its SQLite log is kept short.
+    public static func open(_ url: String, clock: any WallClock = SystemWallClock(), shortLived: Bool = false) async throws -> any KeyValueStore {
         if url == "memory:" || url.hasPrefix("memory:") {
             return MemoryStore(clock: clock)
         }
@@ -205,7 +209,7 @@ public enum StoreFactory {
             guard !path.isEmpty else {
                 throw ConnectorError.invalidConfiguration("MLC_STORE_URL 'sqlite:' names no file", fix: "use sqlite:PATH, e.g. sqlite:.mlc/state.sqlite")
             }
-            return try await SQLiteStore.open(path: path, clock: clock)
+            return try await SQLiteStore.open(path: path, clock: clock, checkpointPages: shortLived ? shortLivedCheckpointPages : nil)
         }
         if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
             return try await PostgresStore.open(url: url, clock: clock)
