@@ -50,7 +50,7 @@ public struct CloudEvent: Sendable, Equatable {
 
     var isJSONData: Bool {
         guard let ct = datacontenttype?.lowercased() else { return true }  // CE: absent means JSON in the JSON format
-        return ct.hasPrefix("application/json") || ct.contains("+json") || ct.hasPrefix("text/json")
+        return ct.hasPrefix("application/json") || Formatting.containsASCII(ct, "+json") || ct.hasPrefix("text/json")
     }
 }
 
@@ -137,7 +137,7 @@ public enum CloudEventCodec {
             guard let text = base64.stringValue, let bytes = Data(base64Encoded: text) else { throw CloudEventError.invalidAttribute("data_base64") }
             data = Array(bytes)
         } else if let value = members["data"], value != .null {
-            let isJSON = attributes["datacontenttype"].map { $0.lowercased().contains("json") } ?? true
+            let isJSON = attributes["datacontenttype"].map { Formatting.containsASCII($0.lowercased(), "json") } ?? true
             if isJSON {
                 data = Array(value.canonicalText.utf8)
             } else if let text = value.stringValue {

@@ -57,6 +57,31 @@ public enum Formatting {
         return era * 146_097 + dayOfEra - 719_468
     }
 
+    /// Whether `text` contains `needle`, compared byte for byte. Foundation's `contains` and
+    /// `range(of:)` on strings go through NSString on Linux — each first use a cold start's
+    /// conformance scans, each call a bridge.
+    public static func containsASCII(_ text: String, _ needle: StaticString) -> Bool {
+        firstOffset(of: needle, in: text) != nil
+    }
+
+    /// The UTF-8 offset where `needle` first occurs in `text`.
+    public static func firstOffset(of needle: StaticString, in text: String) -> Int? {
+        let n = needle.utf8CodeUnitCount
+        guard n > 0 else { return 0 }
+        var text = text
+        return text.withUTF8 { haystack in
+            needle.withUTF8Buffer { pattern in
+                guard haystack.count >= n else { return nil }
+                for start in 0...(haystack.count - n) where haystack[start] == pattern[0] {
+                    var k = 1
+                    while k < n, haystack[start + k] == pattern[k] { k += 1 }
+                    if k == n { return start }
+                }
+                return nil
+            }
+        }
+    }
+
     /// A value from outside (a header, an event id) made safe for a log line or a store key:
     /// printable ASCII only, at most `limit` characters.
     public static func bounded(_ value: String, limit: Int = 100) -> String {

@@ -46,7 +46,7 @@ public enum WebhookSecrets {
     static func sameURL(_ a: String, _ b: String) -> Bool { normalized(a) == normalized(b) }
 
     private static func normalized(_ url: String) -> String {
-        var text = url.trimmingCharacters(in: .whitespaces)
+        var text = String(Formatting.trimmedSpaces(url))
         while text.hasSuffix("/") { text.removeLast() }
         guard var components = URLComponents(string: text) else { return text }
         components.scheme = components.scheme?.lowercased()

@@ -119,7 +119,7 @@ extension WooCommerceClient {
             if let homeURL {
                 signing = try Self.split(homeURL, field: "homeURL").authority
             }
-            if let pem = caCertificatePEM, !pem.contains("-----BEGIN CERTIFICATE-----") {
+            if let pem = caCertificatePEM, !Formatting.containsASCII(pem, "-----BEGIN CERTIFICATE-----") {
                 throw ConnectorError.invalidConfiguration(
                     "caCertificatePEM does not contain a PEM certificate",
                     fix: "paste the certificate itself (-----BEGIN CERTIFICATE----- …), not a path or a key")
@@ -137,10 +137,10 @@ extension WooCommerceClient {
                     "woocommerce.\(field) \"\(Formatting.bounded(text))\" is not an http(s) URL without query or fragment",
                     fix: "use the store's home URL, e.g. https://shop.example.com")
             }
-            guard let range = trimmed.range(of: "://") else {
+            guard let schemeEnd = Formatting.firstOffset(of: "://", in: trimmed) else {
                 throw ConnectorError.invalidConfiguration("woocommerce.\(field) has no scheme", fix: "use e.g. https://shop.example.com")
             }
-            let rest = trimmed[range.upperBound...]
+            let rest = Substring(trimmed.utf8.dropFirst(schemeEnd + 3))
             let authority = String(rest.prefix { $0 != "/" })
             var path = String(rest.dropFirst(authority.count))
             while path.hasSuffix("/") { path.removeLast() }

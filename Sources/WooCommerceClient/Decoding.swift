@@ -53,7 +53,7 @@ public enum WooDate {
     public static func parseGMT(_ text: String) -> Date? {
         var t = text
         if t.hasSuffix("Z") { t.removeLast() }
-        if let plus = t.range(of: "+00:00", options: .backwards), plus.upperBound == t.endIndex { t.removeSubrange(plus) }
+        if t.hasSuffix("+00:00") { t.removeLast(6) }
         guard t.count >= 19 else { return nil }
         return Formatting.parseTimestamp(t + "Z")
     }

@@ -61,6 +61,13 @@ import Testing
         }
     }
 
+    @Test func byteSearchFindsWhatRangeOfFinds() {
+        for (text, found) in [("application/cloudevents+json", 23), ("+json", 0), ("json+", nil), ("", nil), ("é+json", 2), ("+jso", nil), ("a+j+json", 3)] as [(String, Int?)] {
+            #expect(Formatting.firstOffset(of: "+json", in: text) == found, "\(text)")
+            #expect(Formatting.containsASCII(text, "+json") == text.contains("+json"), "\(text)")
+        }
+    }
+
     @Test func constantTimeEqualsComparesWholeArrays() {
         let mac: [UInt8] = Array(0..<32)
         var other = mac
