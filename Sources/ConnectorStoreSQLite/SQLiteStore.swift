@@ -42,7 +42,8 @@ public final class SQLiteStore: KeyValueStore {
     /// that opens the file first reads and checksums the whole log, so short-lived processes
     /// (once mode) keep it small: a cold start then reads ~1 MiB of log at most, not ~4 MiB.
     public static func open(path: String, clock: any WallClock = SystemWallClock(), checkpointPages: Int? = nil) async throws -> SQLiteStore {
-        let directory = (path as NSString).deletingLastPathComponent
+        // The directory part without NSString (bridging costs a cold start runtime lookups).
+        let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? ""
         if !directory.isEmpty {
             try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
