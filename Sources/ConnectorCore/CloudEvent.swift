@@ -125,6 +125,10 @@ public enum CloudEventCodec {
         for (key, value) in members where key != "data" && key != "data_base64" {
             switch value {
             case .string(let text): attributes[key] = text
+            case .number where knownAttributes.contains(key), .bool where knownAttributes.contains(key):
+                // The context attributes the spec defines are strings; only extensions may be
+                // numbers or booleans.
+                throw CloudEventError.invalidAttribute(key)
             case .number(let literal): attributes[key] = literal
             case .bool(let flag): attributes[key] = flag ? "true" : "false"
             case .null: continue

@@ -22,10 +22,12 @@ public enum Formatting {
         return out
     }
 
-    /// Parses what `timestamp` writes, and RFC 3339 without fractions or with an offset `Z`.
+    /// Parses what `timestamp` writes, and RFC 3339 UTC without fractions or with up to nine
+    /// fraction digits (milliseconds kept). Refuses impossible fields (February 30, hour 24,
+    /// second 60) instead of rolling them over.
     public static func parseTimestamp(_ text: String) -> Date? {
         let u = Array(text.utf8)
-        guard u.count >= 20, u[4] == 0x2D, u[7] == 0x2D, u[10] == 0x54, u[13] == 0x3A, u[16] == 0x3A, u.last == 0x5A else { return nil }
+        guard u.count >= 20, u.count <= 30, u[4] == 0x2D, u[7] == 0x2D, u[10] == 0x54, u[13] == 0x3A, u[16] == 0x3A, u.last == 0x5A else { return nil }
         func number(_ range: Range<Int>) -> Int? {
             var n = 0
             for i in range { guard (0x30...0x39).contains(u[i]) else { return nil }; n = n * 10 + Int(u[i] - 0x30) }
@@ -35,15 +37,23 @@ public enum Formatting {
               let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19) else { return nil }
         var millis = 0
         if u.count > 20 {
-            guard u[19] == 0x2E, u.count - 21 >= 1, let fraction = number(20..<(u.count - 1)) else { return nil }
+            // ".f" to ".fffffffff": digits only; the first three are the milliseconds.
             let digits = u.count - 21
-            millis = digits >= 3 ? fraction / Int(pow(10, Double(digits - 3))) : fraction * Int(pow(10, Double(3 - digits)))
-        } else if u.count != 20 {
-            return nil
+            guard u[19] == 0x2E, (1...9).contains(digits), number(20..<(u.count - 1)) != nil,
+                  let kept = number(20..<(20 + min(3, digits))) else { return nil }
+            millis = kept * [100, 10, 1][min(3, digits) - 1]
         }
-        guard (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
+        guard (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year), hour < 24, minute < 60, second < 60 else { return nil }
         let seconds = daysFromCivil(year: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60 + second
         return Date(unixMilliseconds: Int64(seconds) * 1000 + Int64(millis))
+    }
+
+    static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
     }
 
     /// Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's `days_from_civil`) —

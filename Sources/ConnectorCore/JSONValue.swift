@@ -3,9 +3,10 @@
 /// `as? [String: Any]` / `as? NSNumber` on it costs the Swift runtime a scan of all ~11,000
 /// conformance records the first time in a process, which a cold start pays in full.
 ///
-/// Strict RFC 8259: one value, no trailing commas or comments, valid UTF-8, escapes checked
-/// (`\u` surrogates paired), nesting at most `maxDepth`. Numbers keep the text they were written
-/// with; of repeated object keys the last one counts.
+/// Strict RFC 8259: one value, no trailing commas or comments, valid UTF-8 (a leading UTF-8
+/// byte-order mark is skipped; UTF-16 and UTF-32 are refused by name), escapes checked (`\u`
+/// surrogates paired), nesting at most `maxDepth`. Numbers keep the text they were written with;
+/// of repeated object keys the last one counts.
 public enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
@@ -15,8 +16,8 @@ public enum JSONValue: Sendable, Equatable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    /// Deepest nesting of arrays and objects accepted (the webhook body probe allows the same).
-    public static let maxDepth = 256
+    /// Deepest nesting of arrays and objects accepted (what `JSONSerialization` allowed before).
+    public static let maxDepth = 512
 
     public struct ParseError: Error, CustomStringConvertible, Equatable {
         /// Byte offset in the input where reading stopped.
@@ -33,6 +34,10 @@ public enum JSONValue: Sendable, Equatable {
     /// Parses exactly one JSON value (surrounding whitespace allowed).
     public static func parse(_ bytes: [UInt8]) throws(ParseError) -> JSONValue {
         var reader = Reader(bytes: bytes)
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { reader.offset = 3 }
+        if let encoding = wideEncoding(bytes) {
+            throw ParseError(offset: 0, reason: "the text is \(encoding), not UTF-8; save it as UTF-8")
+        }
         reader.skipWhitespace()
         let value = try reader.value(depth: 0)
         reader.skipWhitespace()
@@ -40,9 +45,29 @@ public enum JSONValue: Sendable, Equatable {
         return value
     }
 
+    /// UTF-16 or UTF-32 by byte-order mark, or by the zero bytes JSON text in them starts with.
+    static func wideEncoding(_ bytes: [UInt8]) -> String? {
+        if bytes.starts(with: [0xFF, 0xFE, 0, 0]) || bytes.starts(with: [0, 0, 0xFE, 0xFF]) { return "UTF-32" }
+        if bytes.starts(with: [0xFF, 0xFE]) || bytes.starts(with: [0xFE, 0xFF]) { return "UTF-16" }
+        guard bytes.count >= 4 else { return nil }
+        switch (bytes[0] == 0, bytes[1] == 0, bytes[2] == 0, bytes[3] == 0) {
+        case (true, true, true, false), (false, true, true, true): return "UTF-32"
+        case (true, false, true, false), (false, true, false, true): return "UTF-16"
+        default: return nil
+        }
+    }
+
     public subscript(key: String) -> JSONValue? {
         if case .object(let members) = self { return members[key] }
         return nil
+    }
+
+    /// An object or an array.
+    public var isContainer: Bool {
+        switch self {
+        case .object, .array: true
+        default: false
+        }
     }
 
     public var stringValue: String? {

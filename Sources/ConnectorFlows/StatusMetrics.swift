@@ -6,7 +6,7 @@ import Foundation
 /// The store's gauges for `GET /metrics` (SPEC §11): what `mlc status` shows, per connection, as
 /// Prometheus gauges — read at scrape time, so they are right after a scale-to-zero.
 ///
-/// The functions pass ``gauges(store:clock:)`` to `FunctionMain.run(name:gauges:)`; the samples
+/// The functions pass ``gauges(store:clock:)`` to `FunctionMain.main(name:gauges:build:)`; the samples
 /// are plain tuples (the runtime's `StoreGaugeSample`) so the flows need no metrics library.
 /// docs/operations.md lists every name.
 public enum StatusMetrics {

@@ -31,13 +31,13 @@ public struct WebhookReceiverFunction: FunctionHandler {
         return .reject(404, "no such endpoint; WooCommerce deliveries go to POST /webhooks/woocommerce/{connection}, F&O business events to POST /events/dynamics/{connection}?code=…")
     }
 
-    /// CloudEvents reach the receiver only as dead letters of the connector's own hand-offs.
     /// The connection id from its path segment, percent-decoded (NSString's decoding only when
     /// there is a `%`: it bridges on every call).
-    static func connectionID(_ segment: Substring) -> String {
+    public static func connectionID(_ segment: Substring) -> String {
         segment.utf8.contains(UInt8(ascii: "%")) ? (String(segment).removingPercentEncoding ?? String(segment)) : String(segment)
     }
 
+    /// CloudEvents reach the receiver only as dead letters of the connector's own hand-offs.
     public func handle(event: CloudEvent, context: InvocationContext) async -> Outcome {
         await DeadLetterIntake(store: intake.store, clock: intake.clock, alertWindow: intake.settings.alertWindow)
             .receive(event, logger: context.logger)

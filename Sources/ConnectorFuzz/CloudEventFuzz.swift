@@ -57,11 +57,10 @@ enum CloudEventFuzz {
         return lower.hasPrefix("application/json") || lower.contains("+json") || lower.hasPrefix("text/json")
     }
 
-    /// `bytes` in the form both decoders store JSON in; nil when they are not JSON.
+    /// `bytes` in the form both decoders store JSON in (`JSONValue.canonicalText`: keys sorted by
+    /// code point, numbers as written); nil when they are not JSON.
     static func canonicalJSON(_ bytes: [UInt8]) -> [UInt8]? {
-        guard let value = try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed]),
-              let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes]) else { return nil }
-        return Array(data)
+        (try? JSONValue.parse(bytes)).map { Array($0.canonicalText.utf8) }
     }
 
     /// Lower-cased header names and the body.

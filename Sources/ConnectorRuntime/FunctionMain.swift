@@ -29,7 +29,8 @@ public enum FunctionMain {
     /// The executables' entry point: `run` on the cooperative pool while the main thread waits,
     /// then `exit` with its code. Deliberately not an async `main`: Swift parks an async main's
     /// thread in `dispatch_main()`, whose `pthread_exit` has libgcc unwind the main stack through
-    /// ~0.7 MiB of unwind tables on every cold start. No code here runs on the main actor.
+    /// ~0.7 MiB of unwind tables on every cold start. The main thread only waits, so nothing in
+    /// the functions may use the main actor or `DispatchQueue.main` (it would never run).
     public static func main(
         name: String,
         gauges: StoreGauges? = nil,

@@ -35,7 +35,14 @@ public enum OnceMode {
     /// A structured CloudEvent (has `specversion`) or a captured HTTP request:
     /// `{"method","path","headers":{…},"body"|"bodyBase64"}`.
     public static func decode(_ bytes: [UInt8]) throws -> Input {
-        guard case .object(let object)? = try? JSONValue.parse(bytes) else {
+        let document: JSONValue
+        do {
+            document = try JSONValue.parse(bytes)
+        } catch {
+            throw ConnectorError.invalidInput("the event is not JSON (\(error.reason) at byte \(error.offset))",
+                                              fix: "give a structured CloudEvent or a captured request {\"method\",\"path\",\"headers\",\"body\"} as UTF-8 JSON")
+        }
+        guard case .object(let object) = document else {
             throw ConnectorError.invalidInput("the event is not a JSON object", fix: "give a structured CloudEvent or a captured request {\"method\",\"path\",\"headers\",\"body\"}")
         }
         if object["specversion"] != nil {
@@ -81,9 +88,12 @@ public enum OnceMode {
     public static func resultLine(function: String, outcome: Outcome) -> String {
         var line = "{\"function\":\(JSONText.quoted(function)),\"outcome\":\"\(outcome.kind.rawValue)\",\"status\":\(outcome.status),\"reason\":\(JSONText.quoted(outcome.reason))"
         if !outcome.body.isEmpty {
-            if (try? JSONValue.parse(outcome.body)) != nil {
-                line += ",\"response\":" + String(decoding: outcome.body, as: UTF8.self)
-            } else {
+            switch try? JSONValue.parse(outcome.body) {
+            case let value? where value.isContainer:
+                // Inline as one line: the answer as it is, or re-written when it spans lines.
+                let raw = String(decoding: outcome.body, as: UTF8.self)
+                line += ",\"response\":" + (outcome.body.contains(0x0A) || outcome.body.contains(0x0D) ? value.canonicalText : raw)
+            default:
                 line += ",\"response\":" + JSONText.quoted(String(decoding: outcome.body, as: UTF8.self))
             }
         }

@@ -1,4 +1,5 @@
 import ConnectorCore
+import ConnectorRuntime
 import Foundation
 import Testing
 
@@ -79,5 +80,72 @@ import Testing
         // A hostile depth fails fast instead of overflowing the stack.
         let hostile = Array(repeating: UInt8(ascii: "["), count: 200_000)
         #expect(throws: JSONValue.ParseError.self) { try JSONValue.parse(hostile) }
+    }
+}
+
+/// What the review of the JSONSerialization replacement found worth pinning down.
+@Suite struct JSONValueEdgeTests {
+    @Test func theCanonicalFormSortsKeysByCodePointAndKeepsNumbersAsWritten() throws {
+        let value = try JSONValue.parse(Array(#"{"k10":1.0,"a":1E2,"B":-0,"k9":"\b\f"}"#.utf8))
+        #expect(value.canonicalText == #"{"B":-0,"a":1E2,"k10":1.0,"k9":"\u0008\u000c"}"#)
+        // And the canonical form is a fixed point.
+        #expect(try JSONValue.parse(Array(value.canonicalText.utf8)).canonicalText == value.canonicalText)
+    }
+
+    @Test func aUTF8ByteOrderMarkIsSkippedAndWideEncodingsAreNamed() throws {
+        #expect(try JSONValue.parse([0xEF, 0xBB, 0xBF] + Array(#"{"a":1}"#.utf8)) == .object(["a": .number("1")]))
+        let utf16LE: [UInt8] = [0xFF, 0xFE] + Array(#"{"a":1}"#.utf8).flatMap { [$0, 0] as [UInt8] }
+        #expect(throws: JSONValue.ParseError(offset: 0, reason: "the text is UTF-16, not UTF-8; save it as UTF-8")) { try JSONValue.parse(utf16LE) }
+        let utf16BEWithoutMark: [UInt8] = Array(#"{"a":1}"#.utf8).flatMap { [0, $0] as [UInt8] }
+        #expect(throws: JSONValue.ParseError(offset: 0, reason: "the text is UTF-16, not UTF-8; save it as UTF-8")) { try JSONValue.parse(utf16BEWithoutMark) }
+    }
+
+    @Test func onceModeNamesWhyAnEventFileIsNotJSON() throws {
+        #expect(throws: ConnectorError.invalidInput("the event is not JSON (the text is UTF-16, not UTF-8; save it as UTF-8 at byte 0)",
+                                                   fix: #"give a structured CloudEvent or a captured request {"method","path","headers","body"} as UTF-8 JSON"#)) {
+            _ = try OnceMode.decode([0xFF, 0xFE] + Array("{}".utf8).flatMap { [$0, 0] as [UInt8] })
+        }
+        guard case .request(let request) = try OnceMode.decode([0xEF, 0xBB, 0xBF] + Array(#"{"path":"/webhooks/woocommerce/acme","body":"{}"}"#.utf8)) else {
+            Issue.record("a captured request with a byte-order mark is a request")
+            return
+        }
+        #expect(request.path == "/webhooks/woocommerce/acme")
+        #expect(throws: ConnectorError.invalidInput("'body' must be a string (use 'bodyBase64' for bytes)")) {
+            _ = try OnceMode.decode(Array(#"{"path":"/x","body":null}"#.utf8))
+        }
+        #expect(throws: ConnectorError.invalidInput("'bodyBase64' must be a string of base64")) {
+            _ = try OnceMode.decode(Array(#"{"path":"/x","bodyBase64":12}"#.utf8))
+        }
+    }
+
+    @Test func theResultLineStaysOneLine() {
+        let multiLine = Outcome.done(200, json: "{\n  \"b\": 1,\n  \"a\": [1, 2]\n}", reason: "ok")
+        #expect(OnceMode.resultLine(function: "f", outcome: multiLine) == #"{"function":"f","outcome":"done","status":200,"reason":"ok","response":{"a":[1,2],"b":1}}"#)
+        let bare = Outcome.done(200, json: "42", reason: "ok")
+        #expect(OnceMode.resultLine(function: "f", outcome: bare).hasSuffix(#","response":"42"}"#))
+        let asIs = Outcome.done(200, json: #"{"z":1,"a":2}"#, reason: "ok")
+        #expect(OnceMode.resultLine(function: "f", outcome: asIs).hasSuffix(#","response":{"z":1,"a":2}}"#))
+    }
+
+    @Test func structuredContextAttributesMustBeStringsAndExtensionsKeepTheirValue() throws {
+        #expect(throws: CloudEventError.invalidAttribute("specversion")) {
+            _ = try CloudEventCodec.decodeStructured(Array(#"{"specversion":1.0,"id":"1","source":"/s","type":"t"}"#.utf8))
+        }
+        #expect(throws: CloudEventError.invalidAttribute("id")) {
+            _ = try CloudEventCodec.decodeStructured(Array(#"{"specversion":"1.0","id":7,"source":"/s","type":"t"}"#.utf8))
+        }
+        let event = try CloudEventCodec.decodeStructured(Array(#"{"specversion":"1.0","id":"1","source":"/s","type":"t","retried":true,"weight":1.50}"#.utf8))
+        #expect(event.extensions == ["retried": "true", "weight": "1.50"])
+    }
+
+    @Test func timestampsRefuseImpossibleFieldsAndLongFractionsWithoutTrapping() {
+        for bad in ["2026-02-30T00:00:00Z", "2025-02-29T00:00:00Z", "2026-04-31T00:00:00Z", "2026-01-01T00:00:60Z",
+                    "2026-01-01T00:00:00.1234567890Z", "2026-01-01T00:00:00.9999999999999999999999999Z", "2026-01-01T00:00:00.Z",
+                    "2026-01-01T00:00:00.1a3Z", "2026-01-01T00:00:00+01:00"] {
+            #expect(Formatting.parseTimestamp(bad) == nil, "\(bad)")
+        }
+        #expect(Formatting.parseTimestamp("2024-02-29T12:00:00Z") != nil)
+        #expect(Formatting.parseTimestamp("2026-01-01T00:00:00.123456789Z") == Formatting.parseTimestamp("2026-01-01T00:00:00.123Z"))
+        #expect(Formatting.parseTimestamp("2026-01-01T00:00:00.5Z")?.unixMilliseconds == Formatting.parseTimestamp("2026-01-01T00:00:00Z").map { $0.unixMilliseconds + 500 })
     }
 }

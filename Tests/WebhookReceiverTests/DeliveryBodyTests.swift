@@ -131,3 +131,11 @@ struct StoreURLTests {
         #expect(StoreURL.normalized(input) == nil)
     }
 }
+
+@Suite struct ConnectionPathSegmentTests {
+    @Test func percentEncodedIdsAreDecodedAndBrokenOnesKeptAsSent() {
+        #expect(WebhookReceiverFunction.connectionID("acme") == "acme")
+        #expect(WebhookReceiverFunction.connectionID("acme%2Deu") == "acme-eu")
+        #expect(WebhookReceiverFunction.connectionID("acme%ZZ") == "acme%ZZ")
+    }
+}
