@@ -93,6 +93,13 @@ def http_result(res, name, clk_tck, stored):
         }
         out[phase] = ph
     peak = out.get("peak")
+    wrk_cpu = os.path.join(res, "http", f"{name}.peak.wrkcpu")
+    if peak and peak["requests"] and os.path.exists(wrk_cpu):
+        try:
+            user, system = (float(x) for x in open(wrk_cpu).read().split()[-2:])
+            out["wrk_cpu_us_per_request"] = (user + system) * 1e6 / peak["requests"]
+        except ValueError:
+            pass
     if peak and out.get("cpu_ticks_after") is not None and out.get("cpu_ticks_before") is not None:
         ticks = out["cpu_ticks_after"] - out["cpu_ticks_before"]
         out["cpu_seconds_during_peak"] = ticks / clk_tck
@@ -233,12 +240,12 @@ def main():
               f"every request a distinct signed body; peak: {config.get('wrk_peak_s')} s closed loop; "
               f"p99: {config.get('wrk_paced_s')} s paced at half the peak (Lua delay() schedule)")
     md.append("")
-    md.append("| server | peak req/s | CPU µs/req | paced req/s | p50 ms | p99 ms | errors | Swift req/s ÷ this |")
-    md.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+    md.append("| server | peak req/s | CPU µs/req | wrk's CPU µs/req | paced req/s | p50 ms | p99 ms | errors | Swift req/s ÷ this |")
+    md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, label in HTTP:
         h = http[name]
         if h.get("status") != "ok":
-            md.append(f"| {label} | {h.get('status')}: {h.get('reason', '')} | | | | | | |")
+            md.append(f"| {label} | {h.get('status')}: {h.get('reason', '')} | | | | | | | |")
             continue
         peak, paced = h.get("peak") or {}, h.get("paced") or {}
         errs = peak.get("error_count", 0) + paced.get("error_count", 0)
@@ -247,11 +254,20 @@ def main():
         cpu = fmt(h.get("cpu_us_per_request"), 0)
         if h.get("db_cpu_us_per_request") is not None:
             cpu += f" + {fmt(h['db_cpu_us_per_request'], 0)} in PostgreSQL"
-        md.append(f"| {label} | {fmt(peak.get('requests_per_s'), 0)}{note} | {cpu} | "
+        md.append(f"| {label} | {fmt(peak.get('requests_per_s'), 0)}{note} | {cpu} | {fmt(h.get('wrk_cpu_us_per_request'), 0)} | "
                   f"{fmt(paced.get('requests_per_s'), 0)} | {fmt((paced.get('latency_ms') or {}).get('p50'), 2)} | "
                   f"{fmt((paced.get('latency_ms') or {}).get('p99'), 2)} | {errs} | {fmt(vs, 2, '×')} |")
     pg_row = http["swift-pg"]
     md.append("")
+    wrk_us = http["swift"].get("wrk_cpu_us_per_request")
+    py_rps = (http["python"].get("peak") or {}).get("requests_per_s")
+    cores = machine.get("nproc") if isinstance(machine, dict) else None
+    if wrk_us and py_rps and cores:
+        budget = cores * 1e6 / (5 * py_rps) - wrk_us
+        md.append(f"wrk runs on the same {cores} cores as the server. At 5× the Python peer ({fmt(5 * py_rps, 0)} req/s) the "
+                  f"{cores} cores give {fmt(cores * 1e6 / (5 * py_rps), 0)} µs per request to server and wrk together; wrk alone "
+                  f"took {fmt(wrk_us, 0)} µs per request against the Swift server, which leaves a server {fmt(budget, 0)} µs "
+                  f"(the Node.js peer, appending to a file, used {fmt(http['node'].get('cpu_us_per_request'), 0)}).")
     if pg_row.get("status") == "ok":
         md.append(f"PostgreSQL ÷ SQLite store (Swift server): peak req/s {fmt(ratios['http_rps_swift_postgres_over_sqlite'], 2, '×')}, "
                   f"p99 at half of each one's own peak {fmt(ratios['http_p99_swift_postgres_over_sqlite'], 2, '×')}.")

@@ -153,7 +153,9 @@ cold_start node-bare 0 "$NODE" -e 0
 run_wrk() {
   local name=$1 phase=$2 port=$3 first=$4 count=$5 secs=$6 rate=$7
   local wrk_log=$TMP/http/$name/wrk-$phase.log
-  timeout $((secs + 120)) wrk -t "$WRK_THREADS" -c "$WRK_CONNS" -d "${secs}s" --timeout 5s \
+  # /usr/bin/time: wrk's own CPU — it shares the two cores with the server it measures.
+  timeout $((secs + 120)) /usr/bin/time -f "%U %S" -o "$RES/http/$name.$phase.wrkcpu" \
+    wrk -t "$WRK_THREADS" -c "$WRK_CONNS" -d "${secs}s" --timeout 5s \
     -s "$BENCH_DIR/lib/wrk-webhook.lua" "http://127.0.0.1:$port$WEBHOOK_PATH" \
     -- "$GEN" "$first" "$count" "$WRK_THREADS" "$WRK_CONNS" "$rate" >"$wrk_log" 2>&1 || {
       log "$name: wrk $phase failed:"; tail -n 5 "$wrk_log" >&2; return 1; }
