@@ -113,6 +113,41 @@ def http_result(res, name, clk_tck, stored):
             out.pop(key, None)
     if name in stored:
         out["stored_records"] = stored[name]
+    # Peak runs of later rounds (NAME.peak.rN.json with NAME.status.rN): each server's median and
+    # spread over the rounds, round 1 included.
+    rounds = []
+    if peak and out.get("cpu_us_per_request") is not None:
+        rounds.append({"round": 1, "requests_per_s": peak["requests_per_s"], "cpu_us_per_request": out["cpu_us_per_request"],
+                       "wrk_cpu_us_per_request": out.get("wrk_cpu_us_per_request"), "error_count": peak["error_count"]})
+    n = 2
+    while True:
+        st = load(os.path.join(res, "http", f"{name}.status.r{n}"))
+        if st is None:
+            break
+        d = load(os.path.join(res, "http", f"{name}.peak.r{n}.json"))
+        if st.get("status") == "ok" and d and d["requests"] and st.get("cpu_ticks_after") is not None:
+            secs = d["active_us"] / 1e6
+            one = {"round": n, "requests_per_s": d["requests"] / secs if secs > 0 else None,
+                   "cpu_us_per_request": (st["cpu_ticks_after"] - st["cpu_ticks_before"]) / clk_tck * 1e6 / d["requests"],
+                   "error_count": sum(d["errors"].values())}
+            wrk_cpu = os.path.join(res, "http", f"{name}.peak.r{n}.wrkcpu")
+            if os.path.exists(wrk_cpu):
+                try:
+                    user, system = (float(x) for x in open(wrk_cpu).read().split()[-2:])
+                    one["wrk_cpu_us_per_request"] = (user + system) * 1e6 / d["requests"]
+                except ValueError:
+                    pass
+            rounds.append(one)
+        n += 1
+    if rounds:
+        out["peak_rounds"] = rounds
+        summary = {"rounds": len(rounds)}
+        for key in ("requests_per_s", "cpu_us_per_request", "wrk_cpu_us_per_request"):
+            values = [r[key] for r in rounds if r.get(key) is not None]
+            if values:
+                summary[key] = statistics.median(values)
+                summary[key + "_min"], summary[key + "_max"] = min(values), max(values)
+        out["peak_median"] = summary
     return out
 
 
@@ -154,7 +189,11 @@ def main():
     http = {name: http_result(res, name, machine.get("clk_tck", 100), stored) for name, _ in HTTP}
 
     def peak_rps(n):
-        return (http[n].get("peak") or {}).get("requests_per_s")
+        # The median over the rounds where there are several, else the one peak run.
+        return (http[n].get("peak_median") or http[n].get("peak") or {}).get("requests_per_s")
+
+    def cpu_us(n):
+        return (http[n].get("peak_median") or {}).get("cpu_us_per_request", http[n].get("cpu_us_per_request"))
 
     def p99(n):
         return ((http[n].get("paced") or {}).get("latency_ms") or {}).get("p99")
@@ -168,8 +207,8 @@ def main():
         "cold_median_node_over_swift": ratio(cold["node"].get("median_ms"), s_cold.get("median_ms")),
         "cold_rss_python_over_swift": ratio(cold["python"].get("peak_rss_kib_median"), s_cold.get("peak_rss_kib_median")),
         "cold_rss_node_over_swift": ratio(cold["node"].get("peak_rss_kib_median"), s_cold.get("peak_rss_kib_median")),
-        "cpu_per_request_python_over_swift": ratio(http["python"].get("cpu_us_per_request"), http["swift"].get("cpu_us_per_request")),
-        "cpu_per_request_node_over_swift": ratio(http["node"].get("cpu_us_per_request"), http["swift"].get("cpu_us_per_request")),
+        "cpu_per_request_python_over_swift": ratio(cpu_us("python"), cpu_us("swift")),
+        "cpu_per_request_node_over_swift": ratio(cpu_us("node"), cpu_us("swift")),
         "http_rps_swift_postgres_over_sqlite": ratio(peak_rps("swift-pg"), s_rps),
         "http_p99_swift_postgres_over_sqlite": ratio(p99("swift-pg"), p99("swift")),
     }
@@ -240,8 +279,22 @@ def main():
               f"every request a distinct signed body; peak: {config.get('wrk_peak_s')} s closed loop; "
               f"p99: {config.get('wrk_paced_s')} s paced at half the peak (Lua delay() schedule)")
     md.append("")
+    rounds = config.get("wrk_rounds") or 1
+    if rounds > 1:
+        md.append(f"Peak: the median of {rounds} rounds, each server once per round in turn on a fresh server and store "
+                  "(min–max beside it); the paced run and PostgreSQL in round 1.")
+        md.append("")
     md.append("| server | peak req/s | CPU µs/req | wrk's CPU µs/req | paced req/s | p50 ms | p99 ms | errors | Swift req/s ÷ this |")
     md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+
+    def spread(h, key, digits=0):
+        m = h.get("peak_median") or {}
+        if m.get(key) is None:
+            return fmt(h.get(key) if key != "requests_per_s" else (h.get("peak") or {}).get(key), digits)
+        if m.get("rounds", 1) < 2:
+            return fmt(m[key], digits)
+        return f"{fmt(m[key], digits)} ({fmt(m[key + '_min'], digits)}–{fmt(m[key + '_max'], digits)})"
+
     for name, label in HTTP:
         h = http[name]
         if h.get("status") != "ok":
@@ -250,24 +303,25 @@ def main():
         peak, paced = h.get("peak") or {}, h.get("paced") or {}
         errs = peak.get("error_count", 0) + paced.get("error_count", 0)
         note = " (ran out of distinct bodies; rate over active time)" if peak.get("ran_out_of_distinct_bodies") else ""
-        vs = ratio(s_rps, peak.get("requests_per_s")) if name != "swift" else 1.0
-        cpu = fmt(h.get("cpu_us_per_request"), 0)
+        vs = ratio(s_rps, peak_rps(name)) if name != "swift" else 1.0
+        cpu = spread(h, "cpu_us_per_request")
         if h.get("db_cpu_us_per_request") is not None:
             cpu += f" + {fmt(h['db_cpu_us_per_request'], 0)} in PostgreSQL"
-        md.append(f"| {label} | {fmt(peak.get('requests_per_s'), 0)}{note} | {cpu} | {fmt(h.get('wrk_cpu_us_per_request'), 0)} | "
+        errs += sum(r.get("error_count", 0) for r in h.get("peak_rounds", [])[1:])
+        md.append(f"| {label} | {spread(h, 'requests_per_s')}{note} | {cpu} | {spread(h, 'wrk_cpu_us_per_request')} | "
                   f"{fmt(paced.get('requests_per_s'), 0)} | {fmt((paced.get('latency_ms') or {}).get('p50'), 2)} | "
                   f"{fmt((paced.get('latency_ms') or {}).get('p99'), 2)} | {errs} | {fmt(vs, 2, '×')} |")
     pg_row = http["swift-pg"]
     md.append("")
-    wrk_us = http["swift"].get("wrk_cpu_us_per_request")
-    py_rps = (http["python"].get("peak") or {}).get("requests_per_s")
+    wrk_us = (http["swift"].get("peak_median") or {}).get("wrk_cpu_us_per_request", http["swift"].get("wrk_cpu_us_per_request"))
+    py_rps = peak_rps("python")
     cores = machine.get("nproc") if isinstance(machine, dict) else None
     if wrk_us and py_rps and cores:
         budget = cores * 1e6 / (5 * py_rps) - wrk_us
         md.append(f"wrk runs on the same {cores} cores as the server. At 5× the Python peer ({fmt(5 * py_rps, 0)} req/s) the "
                   f"{cores} cores give {fmt(cores * 1e6 / (5 * py_rps), 0)} µs per request to server and wrk together; wrk alone "
                   f"took {fmt(wrk_us, 0)} µs per request against the Swift server, which leaves a server {fmt(budget, 0)} µs "
-                  f"(the Node.js peer, appending to a file, used {fmt(http['node'].get('cpu_us_per_request'), 0)}).")
+                  f"(the Node.js peer, appending to a file, used {fmt(cpu_us('node'), 0)}).")
     if pg_row.get("status") == "ok":
         md.append(f"PostgreSQL ÷ SQLite store (Swift server): peak req/s {fmt(ratios['http_rps_swift_postgres_over_sqlite'], 2, '×')}, "
                   f"p99 at half of each one's own peak {fmt(ratios['http_p99_swift_postgres_over_sqlite'], 2, '×')}.")

@@ -16,14 +16,19 @@ WEBHOOK_PATH=/webhooks/woocommerce/bench
 [[ ${BENCH_QUICK:-0} == 1 ]] && QUICK=1 || QUICK=0
 
 # ---- sizes (full / quick); each can be overridden by its env variable ----------------------------
-if ((QUICK)); then d_runs=10 d_warm=1 d_rss=5 d_wwarm=1 d_wpeak=3 d_wpaced=3
-else d_runs=30 d_warm=3 d_rss=20 d_wwarm=2 d_wpeak=10 d_wpaced=10; fi
+if ((QUICK)); then d_runs=10 d_warm=1 d_rss=5 d_wwarm=1 d_wpeak=3 d_wpaced=3 d_rounds=2
+else d_runs=30 d_warm=3 d_rss=20 d_wwarm=2 d_wpeak=10 d_wpaced=10 d_rounds=3; fi
 COLD_RUNS=${BENCH_COLD_RUNS:-$d_runs}        # hyperfine timed runs per program
 COLD_WARMUP=${BENCH_COLD_WARMUP:-$d_warm}    # hyperfine warm-up runs (page cache)
 RSS_RUNS=${BENCH_RSS_RUNS:-$d_rss}           # /usr/bin/time runs for peak RSS
 WRK_WARM_S=${BENCH_WRK_WARMUP_S:-$d_wwarm}   # closed-loop warm-up before the peak run
 WRK_PEAK_S=${BENCH_WRK_DURATION_S:-$d_wpeak} # closed-loop peak run (req/s, CPU/req)
 WRK_PACED_S=${BENCH_WRK_PACED_S:-$d_wpaced}  # run paced at half the peak (p99)
+# Peak runs come in rounds: every server (Swift on SQLite, Python, Node) once per round, in turn,
+# each on a fresh server and store, so a change in the machine's speed meets all of them alike; the
+# report takes each one's median and spread. PostgreSQL and the paced run are in round 1 only.
+WRK_ROUNDS=${BENCH_WRK_ROUNDS:-$d_rounds}
+ROUND_SUFFIX=""   # "" in round 1, ".rN" in round N: the result files' suffix
 WRK_THREADS=${BENCH_WRK_THREADS:-1}          # 1 wrk thread leaves the other core to the server
 WRK_CONNS=${BENCH_WRK_CONNS:-32}
 MAX_RPS=${BENCH_MAX_RPS:-40000}              # distinct bodies are generated for up to this rate
@@ -149,17 +154,17 @@ cold_start node-bare 0 "$NODE" -e 0
 
 # ---- 2. HTTP mode under wrk ---------------------------------------------------------------------------
 # run_wrk NAME PHASE PORT FIRST COUNT SECONDS RATE — one wrk run; its WRKJSON line goes to
-# $RES/http/NAME.PHASE.json. RATE 0 = closed loop.
+# $RES/http/NAME.PHASE.json (NAME.PHASE.rN.json in round N > 1). RATE 0 = closed loop.
 run_wrk() {
   local name=$1 phase=$2 port=$3 first=$4 count=$5 secs=$6 rate=$7
-  local wrk_log=$TMP/http/$name/wrk-$phase.log
+  local wrk_log=$TMP/http/$name/wrk-$phase$ROUND_SUFFIX.log
   # /usr/bin/time: wrk's own CPU — it shares the two cores with the server it measures.
-  timeout $((secs + 120)) /usr/bin/time -f "%U %S" -o "$RES/http/$name.$phase.wrkcpu" \
+  timeout $((secs + 120)) /usr/bin/time -f "%U %S" -o "$RES/http/$name.$phase$ROUND_SUFFIX.wrkcpu" \
     wrk -t "$WRK_THREADS" -c "$WRK_CONNS" -d "${secs}s" --timeout 5s \
     -s "$BENCH_DIR/lib/wrk-webhook.lua" "http://127.0.0.1:$port$WEBHOOK_PATH" \
     -- "$GEN" "$first" "$count" "$WRK_THREADS" "$WRK_CONNS" "$rate" >"$wrk_log" 2>&1 || {
       log "$name: wrk $phase failed:"; tail -n 5 "$wrk_log" >&2; return 1; }
-  grep "^WRKJSON " "$wrk_log" | sed 's/^WRKJSON //' >"$RES/http/$name.$phase.json"
+  grep "^WRKJSON " "$wrk_log" | sed 's/^WRKJSON //' >"$RES/http/$name.$phase$ROUND_SUFFIX.json"
 }
 
 # http_mode NAME ENV... -- CMD... — start the server on a free port, wait for /health/ready, warm
@@ -182,7 +187,7 @@ http_mode() {
     log "$name: not ready within ${SERVER_READY_S}s:"; tail -n 20 "$dir/server.log" >&2
     stop_pid "$pid" || true
     printf '{"status":"failed","reason":"GET /health/ready did not answer 200 within %ss"}\n' "$SERVER_READY_S" \
-      >"$RES/http/$name.status"
+      >"$RES/http/$name.status$ROUND_SUFFIX"
     return 0
   fi
   local ok=1 t0 t1 d0="" d1=""
@@ -192,7 +197,7 @@ http_mode() {
   ((ok)) && { run_wrk "$name" peak "$port" "$SLICE_WARM" "$SLICE_PEAK" "$WRK_PEAK_S" 0 || ok=0; }
   t1=$(cpu_ticks "$pid") || ok=0
   [[ -n ${DB_TICKS:-} ]] && { d1=$($DB_TICKS) || d1=""; }
-  if ((ok)); then
+  if ((ok)) && [[ -z $ROUND_SUFFIX ]]; then
     local half
     half=$("$PYTHON" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(max(1, round(d["requests"] / (d["active_us"] / 1e6) / 2)))' \
            "$RES/http/$name.peak.json")
@@ -203,33 +208,39 @@ http_mode() {
   stop_pid "$pid" || rc=$?
   printf '{"status":"%s","port":%s,"cpu_ticks_before":%s,"cpu_ticks_after":%s,"db_cpu_ticks_before":%s,"db_cpu_ticks_after":%s,"server_exit":%s}\n' \
     "$( ((ok)) && echo ok || echo failed)" "$port" "${t0:-null}" "${t1:-null}" "${d0:-null}" "${d1:-null}" "$rc" \
-    >"$RES/http/$name.status"
+    >"$RES/http/$name.status$ROUND_SUFFIX"
 }
 
-if ((SWIFT_OK)) && swift_store "$TMP/http/swift-store"; then
-  http_mode swift "${SWIFT_ENV[@]}" MLC_MODE=http -- "$RECEIVER"
-elif ((SWIFT_OK)); then
-  store_failed "$RES/http/swift.status"
-fi
-# The same server on the PostgreSQL store: a throwaway cluster on this machine (durability defaults),
-# a fresh schema, same wrk settings. Stopped right after, so it does not run beside the peers.
-if ((SWIFT_OK)); then
-  if pg_start; then
-    pg_settings_json >"$RES/postgres.json"
-    if swift_store "$TMP/http/swift-pg-store" "$(pg_url "bench_http_$(date +%s)_$RANDOM")"; then
-      DB_TICKS=pg_cpu_ticks http_mode swift-pg "${SWIFT_ENV[@]}" MLC_MODE=http -- "$RECEIVER"
-    else
-      store_failed "$RES/http/swift-pg.status"
-    fi
-    pg_stop
-  else
-    log "PostgreSQL skipped: $PG_SKIP_REASON"
-    printf '{"status":"skipped","reason":%s}\n' "$(json_str "$PG_SKIP_REASON")" >"$RES/http/swift-pg.status"
+for ((round = 1; round <= WRK_ROUNDS; round++)); do
+  if ((round == 1)); then ROUND_SUFFIX=""; else ROUND_SUFFIX=".r$round"; fi
+  ((WRK_ROUNDS > 1)) && log "http: round $round of $WRK_ROUNDS"
+  if ((SWIFT_OK)) && swift_store "$TMP/http/swift-store$ROUND_SUFFIX"; then
+    http_mode swift "${SWIFT_ENV[@]}" MLC_MODE=http -- "$RECEIVER"
+  elif ((SWIFT_OK)); then
+    store_failed "$RES/http/swift.status$ROUND_SUFFIX"
   fi
-fi
-mkdir -p "$TMP/http/python" "$TMP/http/node"
-http_mode python -- "$PYTHON" "$BENCH_DIR/peers/webhook_http.py" --port @PORT@ --store "$TMP/http/python/store.sqlite"
-http_mode node -- "$NODE" "$BENCH_DIR/peers/webhook_http.js" --port @PORT@ --store "$TMP/http/node/store.jsonl"
+  # The same server on the PostgreSQL store (round 1): a throwaway cluster on this machine
+  # (durability defaults), a fresh schema, same wrk settings. Stopped right after, so it does not
+  # run beside the peers.
+  if ((SWIFT_OK && round == 1)); then
+    if pg_start; then
+      pg_settings_json >"$RES/postgres.json"
+      if swift_store "$TMP/http/swift-pg-store" "$(pg_url "bench_http_$(date +%s)_$RANDOM")"; then
+        DB_TICKS=pg_cpu_ticks http_mode swift-pg "${SWIFT_ENV[@]}" MLC_MODE=http -- "$RECEIVER"
+      else
+        store_failed "$RES/http/swift-pg.status"
+      fi
+      pg_stop
+    else
+      log "PostgreSQL skipped: $PG_SKIP_REASON"
+      printf '{"status":"skipped","reason":%s}\n' "$(json_str "$PG_SKIP_REASON")" >"$RES/http/swift-pg.status"
+    fi
+  fi
+  mkdir -p "$TMP/http/python" "$TMP/http/node"
+  http_mode python -- "$PYTHON" "$BENCH_DIR/peers/webhook_http.py" --port @PORT@ --store "$TMP/http/python/store$ROUND_SUFFIX.sqlite"
+  http_mode node -- "$NODE" "$BENCH_DIR/peers/webhook_http.js" --port @PORT@ --store "$TMP/http/node/store$ROUND_SUFFIX.jsonl"
+done
+ROUND_SUFFIX=""
 
 # Stored records vs accepted requests (peers only: their store format is known here).
 "$PYTHON" - "$TMP/http/python/store.sqlite" "$TMP/http/node/store.jsonl" >"$RES/http/stored.json" <<'EOF'
@@ -250,7 +261,7 @@ machine_json "$TMP" "$LOAD_AT_START" >"$RES/machine.json"
 import json
 print(json.dumps({
   "quick": bool($QUICK), "cold_runs": $COLD_RUNS, "cold_warmup": $COLD_WARMUP, "rss_runs": $RSS_RUNS,
-  "wrk_warmup_s": $WRK_WARM_S, "wrk_peak_s": $WRK_PEAK_S, "wrk_paced_s": $WRK_PACED_S,
+  "wrk_warmup_s": $WRK_WARM_S, "wrk_peak_s": $WRK_PEAK_S, "wrk_paced_s": $WRK_PACED_S, "wrk_rounds": $WRK_ROUNDS,
   "wrk_threads": $WRK_THREADS, "wrk_connections": $WRK_CONNS, "distinct_requests": $REQUESTS,
   "slices": {"warmup": $SLICE_WARM, "peak": $SLICE_PEAK, "paced": $SLICE_PACED},
   "swift_bin_dir": "$BIN_DIR", "swift_available": bool($SWIFT_OK), "swift_note": $("$PYTHON" -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$swift_note"),
