@@ -141,8 +141,8 @@ struct RemoteCallMetrics: Sendable {
 
     /// `/data/SalesOrderHeadersV2(dataAreaId='usmf',…)?…` → `SalesOrderHeadersV2`; `/data/$batch` → `$batch`.
     static func dynamicsEntity(_ path: String) -> String {
-        guard let range = path.range(of: "/data/") else { return "other" }
-        let name = path[range.upperBound...].prefix { $0 != "(" && $0 != "?" && $0 != "/" }
+        guard let at = Formatting.firstOffset(of: "/data/", in: path) else { return "other" }
+        let name = Substring(path.utf8.dropFirst(at + 6)).prefix { $0 != "(" && $0 != "?" && $0 != "/" }
         guard !name.isEmpty, name.count <= 80, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "$") }) else { return "other" }
         return String(name)
     }
@@ -152,16 +152,11 @@ struct RemoteCallMetrics: Sendable {
         let parts = request.split(separator: " ", maxSplits: 1)
         guard parts.count == 2 else { return ("other", "other") }
         let method = parts[0].allSatisfy(\.isLetter) ? String(parts[0].prefix(10)) : "other"
-        // Plain loops rather than Foundation's `range(of:)` and `joined`: both run unspecialized
-        // generic code whose metadata the runtime resolves by name, at a cold start's expense.
-        let target = Array(parts[1].utf8)
-        let marker = Array("/wc/v3/".utf8)
-        var from = 0
-        if target.count >= marker.count,
-           let at = (0...(target.count - marker.count)).first(where: { target[$0..<($0 + marker.count)].elementsEqual(marker) }) {
-            from = at + marker.count
-        }
-        let path = String(decoding: target[from...], as: UTF8.self)
+        // A byte search and a plain loop rather than Foundation's `range(of:)` and `joined`: both
+        // run unspecialized generic code whose metadata the runtime resolves by name, at a cold
+        // start's expense.
+        let target = String(parts[1])
+        let path = Formatting.firstOffset(of: "/wc/v3/", in: target).map { String(Substring(target.utf8.dropFirst($0 + 7))) } ?? target
         var resource = ""
         var kept = 0
         for segment in path.split(separator: "/") where !segment.allSatisfy(\.isNumber) {

@@ -286,6 +286,11 @@ import Testing
         #expect(Self.woo("PUT /wp-json/wc/v3/products/5/variations/9") == "PUT products/variations")
         #expect(Self.woo("POST /wp-json/wc/v3/products/batch") == "POST products/batch")
         #expect(Self.woo("GET /wp-json/wc/v3/products/Weird%20SKU") == "GET other")
+        #expect(Self.woo("GET /orders/7/notes") == "GET orders/notes")
+        #expect(Self.woo("GET /wp-json/wc/v3/a/1/b/2/c/d/Bad") == "GET a/b/c")
+        #expect(Self.woo("GET /wp-json/wc/v3/orders?page=2") == "GET other")
+        #expect(Self.woo("GET") == "other other")
+        #expect(RemoteCallMetrics.dynamicsEntity("/data/") == "other")
         #expect(RemoteCallMetrics.host("https://Shop.Example.com:8443/wp") == "shop.example.com")
     }
 }
