@@ -74,10 +74,11 @@ public enum Formatting {
         firstOffset(of: needle, in: text) != nil
     }
 
-    /// The UTF-8 offset where `needle` first occurs in `text`.
+    /// The UTF-8 offset where `needle` first occurs in `text`; nil for an empty needle, as
+    /// `range(of:)` answers.
     public static func firstOffset(of needle: StaticString, in text: String) -> Int? {
         let n = needle.utf8CodeUnitCount
-        guard n > 0 else { return 0 }
+        guard n > 0 else { return nil }
         var text = text
         return text.withUTF8 { haystack in
             needle.withUTF8Buffer { pattern in

@@ -90,9 +90,10 @@ public enum OnceMode {
         if !outcome.body.isEmpty {
             switch try? JSONValue.parse(outcome.body) {
             case let value? where value.isContainer:
-                // Inline as one line: the answer as it is, or re-written when it spans lines.
-                let raw = String(decoding: outcome.body, as: UTF8.self)
-                line += ",\"response\":" + (outcome.body.contains(0x0A) || outcome.body.contains(0x0D) ? value.canonicalText : raw)
+                // Inline as one line: the answer as it is, or re-written when it spans lines or
+                // starts with a byte-order mark.
+                let rewrite = outcome.body.contains(0x0A) || outcome.body.contains(0x0D) || outcome.body.starts(with: [0xEF, 0xBB, 0xBF])
+                line += ",\"response\":" + (rewrite ? value.canonicalText : String(decoding: outcome.body, as: UTF8.self))
             default:
                 line += ",\"response\":" + JSONText.quoted(String(decoding: outcome.body, as: UTF8.self))
             }

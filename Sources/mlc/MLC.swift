@@ -24,8 +24,9 @@ struct StoreOptions: ParsableArguments {
         storeURL ?? ProcessInfo.processInfo.environment["MLC_STORE_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? RuntimeSettings.defaultStoreURL
     }
 
+    /// For the one-shot commands: a short-lived process (see `StoreFactory.open(shortLived:)`).
     func open() async throws -> any KeyValueStore {
-        try await StoreFactory.open(resolved)
+        try await StoreFactory.open(resolved, shortLived: true)
     }
 }
 

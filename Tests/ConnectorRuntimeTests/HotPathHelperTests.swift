@@ -66,6 +66,8 @@ import Testing
             #expect(Formatting.firstOffset(of: "+json", in: text) == found, "\(text)")
             #expect(Formatting.containsASCII(text, "+json") == text.contains("+json"), "\(text)")
         }
+        #expect(Formatting.firstOffset(of: "", in: "abc") == nil)
+        #expect(Formatting.firstOffset(of: "abcd", in: "abc") == nil)
     }
 
     @Test func constantTimeEqualsComparesWholeArrays() {

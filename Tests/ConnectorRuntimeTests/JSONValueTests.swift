@@ -123,6 +123,9 @@ import Testing
         #expect(OnceMode.resultLine(function: "f", outcome: multiLine) == #"{"function":"f","outcome":"done","status":200,"reason":"ok","response":{"a":[1,2],"b":1}}"#)
         let bare = Outcome.done(200, json: "42", reason: "ok")
         #expect(OnceMode.resultLine(function: "f", outcome: bare).hasSuffix(#","response":"42"}"#))
+        var marked = Outcome.done(200, json: #"{"z":1}"#, reason: "ok")
+        marked.body = [0xEF, 0xBB, 0xBF] + marked.body
+        #expect(OnceMode.resultLine(function: "f", outcome: marked).hasSuffix(#","response":{"z":1}}"#))
         let asIs = Outcome.done(200, json: #"{"z":1,"a":2}"#, reason: "ok")
         #expect(OnceMode.resultLine(function: "f", outcome: asIs).hasSuffix(#","response":{"z":1,"a":2}}"#))
     }

@@ -116,7 +116,7 @@ def http_result(res, name, clk_tck, stored):
     # Peak runs of later rounds (NAME.peak.rN.json with NAME.status.rN): each server's median and
     # spread over the rounds, round 1 included.
     rounds = []
-    if peak and out.get("cpu_us_per_request") is not None:
+    if out.get("status") == "ok" and peak and out.get("cpu_us_per_request") is not None:
         rounds.append({"round": 1, "requests_per_s": peak["requests_per_s"], "cpu_us_per_request": out["cpu_us_per_request"],
                        "wrk_cpu_us_per_request": out.get("wrk_cpu_us_per_request"), "error_count": peak["error_count"]})
     n = 2
@@ -125,7 +125,7 @@ def http_result(res, name, clk_tck, stored):
         if st is None:
             break
         d = load(os.path.join(res, "http", f"{name}.peak.r{n}.json"))
-        if st.get("status") == "ok" and d and d["requests"] and st.get("cpu_ticks_after") is not None:
+        if st.get("status") == "ok" and d and d["requests"] and st.get("cpu_ticks_after") is not None and st.get("cpu_ticks_before") is not None:
             secs = d["active_us"] / 1e6
             one = {"round": n, "requests_per_s": d["requests"] / secs if secs > 0 else None,
                    "cpu_us_per_request": (st["cpu_ticks_after"] - st["cpu_ticks_before"]) / clk_tck * 1e6 / d["requests"],
@@ -189,10 +189,15 @@ def main():
     http = {name: http_result(res, name, machine.get("clk_tck", 100), stored) for name, _ in HTTP}
 
     def peak_rps(n):
-        # The median over the rounds where there are several, else the one peak run.
+        # The median over the rounds where there are several, else the one peak run; nothing for
+        # a server whose first round failed (its row says why).
+        if http[n].get("status") != "ok":
+            return None
         return (http[n].get("peak_median") or http[n].get("peak") or {}).get("requests_per_s")
 
     def cpu_us(n):
+        if http[n].get("status") != "ok":
+            return None
         return (http[n].get("peak_median") or {}).get("cpu_us_per_request", http[n].get("cpu_us_per_request"))
 
     def p99(n):
@@ -293,7 +298,10 @@ def main():
             return fmt(h.get(key) if key != "requests_per_s" else (h.get("peak") or {}).get(key), digits)
         if m.get("rounds", 1) < 2:
             return fmt(m[key], digits)
-        return f"{fmt(m[key], digits)} ({fmt(m[key + '_min'], digits)}–{fmt(m[key + '_max'], digits)})"
+        # A server whose rounds did not all succeed says how many it has: its median is then
+        # not over the same minutes as the others'.
+        short = f"; {m['rounds']} of {rounds} rounds" if m["rounds"] < rounds and key == "requests_per_s" else ""
+        return f"{fmt(m[key], digits)} ({fmt(m[key + '_min'], digits)}–{fmt(m[key + '_max'], digits)}{short})"
 
     for name, label in HTTP:
         h = http[name]
@@ -307,7 +315,7 @@ def main():
         cpu = spread(h, "cpu_us_per_request")
         if h.get("db_cpu_us_per_request") is not None:
             cpu += f" + {fmt(h['db_cpu_us_per_request'], 0)} in PostgreSQL"
-        errs += sum(r.get("error_count", 0) for r in h.get("peak_rounds", [])[1:])
+        errs += sum(r.get("error_count", 0) for r in h.get("peak_rounds", []) if r.get("round", 1) > 1)
         md.append(f"| {label} | {spread(h, 'requests_per_s')}{note} | {cpu} | {spread(h, 'wrk_cpu_us_per_request')} | "
                   f"{fmt(paced.get('requests_per_s'), 0)} | {fmt((paced.get('latency_ms') or {}).get('p50'), 2)} | "
                   f"{fmt((paced.get('latency_ms') or {}).get('p99'), 2)} | {errs} | {fmt(vs, 2, '×')} |")
