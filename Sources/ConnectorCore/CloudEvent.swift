@@ -121,6 +121,11 @@ public enum CloudEventCodec {
             throw CloudEventError.malformed("not JSON (\(error.reason) at byte \(error.offset))")
         }
         guard case .object(let members) = document else { throw CloudEventError.malformed("not a JSON object") }
+        return try decodeStructured(members: members)
+    }
+
+    /// Structured mode from an already parsed JSON object (an event file read by once mode).
+    public static func decodeStructured(members: [String: JSONValue]) throws -> CloudEvent {
         var attributes: [String: String] = [:]
         for (key, value) in members where key != "data" && key != "data_base64" {
             switch value {

@@ -47,7 +47,7 @@ public enum OnceMode {
         }
         if object["specversion"] != nil {
             do {
-                return .event(try CloudEventCodec.decodeStructured(bytes))
+                return .event(try CloudEventCodec.decodeStructured(members: object))
             } catch {
                 throw ConnectorError.invalidInput("\(error)")
             }
