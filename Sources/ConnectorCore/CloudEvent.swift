@@ -48,7 +48,8 @@ public struct CloudEvent: Sendable, Equatable {
         return try JSONDecoder().decode(T.self, from: Data(data))
     }
 
-    var isJSONData: Bool {
+    /// Whether `data` is JSON: the content type says so, or there is none (JSON format default).
+    public var isJSONData: Bool {
         guard let ct = datacontenttype?.lowercased() else { return true }  // CE: absent means JSON in the JSON format
         return ct.hasPrefix("application/json") || Formatting.containsASCII(ct, "+json") || ct.hasPrefix("text/json")
     }
@@ -158,8 +159,9 @@ public enum CloudEventCodec {
         return try build(attributes: attributes, data: data, canonicalizeJSON: false)
     }
 
-    /// `bytes` in canonical JSON form (what the decoder stores as `data`), or nil when not JSON.
-    static func canonicalJSON(_ bytes: [UInt8]) -> [UInt8]? {
+    /// `bytes` in canonical JSON form (what the decoder stores as `data`: `JSONValue.canonicalText`),
+    /// or nil when not JSON.
+    public static func canonicalJSON(_ bytes: [UInt8]) -> [UInt8]? {
         (try? JSONValue.parse(bytes)).map { Array($0.canonicalText.utf8) }
     }
 

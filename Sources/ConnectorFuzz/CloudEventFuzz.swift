@@ -38,7 +38,7 @@ enum CloudEventFuzz {
         // under a JSON content type — JSON in canonical form, since binary mode canonicalises a
         // JSON body and refuses one that is not JSON (an event file's data_base64 can hold either).
         if let type = event.datacontenttype, !type.lowercased().hasPrefix("application/cloudevents"),
-           let data = event.data, !data.isEmpty, !isJSONType(type) || canonicalJSON(data) == data {
+           let data = event.data, !data.isEmpty, !event.isJSONData || CloudEventCodec.canonicalJSON(data) == data {
             var binary: [String: String] = [:]
             for (name, value) in CloudEventCodec.binaryHeaders(event) { binary[name] = value }
             do {
@@ -49,18 +49,6 @@ enum CloudEventFuzz {
             }
         }
         return nil
-    }
-
-    /// The codec's rule for a JSON content type (`CloudEvent.isJSONData`, which is internal).
-    static func isJSONType(_ type: String) -> Bool {
-        let lower = type.lowercased()
-        return lower.hasPrefix("application/json") || lower.contains("+json") || lower.hasPrefix("text/json")
-    }
-
-    /// `bytes` in the form both decoders store JSON in (`JSONValue.canonicalText`: keys sorted by
-    /// code point, numbers as written); nil when they are not JSON.
-    static func canonicalJSON(_ bytes: [UInt8]) -> [UInt8]? {
-        (try? JSONValue.parse(bytes)).map { Array($0.canonicalText.utf8) }
     }
 
     /// Lower-cased header names and the body.
